@@ -6,7 +6,7 @@ package wxinvoice
 // errDescriptions maps each documented errcode to its description.
 var errDescriptions = map[int]string{
 	-1000: "system error",
-	-1: "系统繁忙，此时请开发者稍候再试",
+	-1:    "系统繁忙，此时请开发者稍候再试",
 	40001: "获取 access_token 时 AppSecret 错误，或者 access_token 无效。请开发者认真比对 AppSecret 的正确性，或查看是否正在为恰当的公众号调用接口",
 	40002: "不合法的凭证类型",
 	40013: "不合法的appid",

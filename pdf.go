@@ -1,0 +1,149 @@
+package wxinvoice
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+	"time"
+
+	"github.com/wxinvoice/wxinvoice/internal/wire"
+)
+
+// UploadPDFResponse is the result of UploadPDF.
+type UploadPDFResponse struct {
+	// SMediaID identifies the uploaded PDF for InsertInvoice (s_pdf_media_id)
+	// and GetPDF. It is valid for 3 days; a PDF not linked to an inserted
+	// invoice by then is purged and must be uploaded again.
+	SMediaID string
+}
+
+// GetPDFResponse is the result of GetPDF.
+type GetPDFResponse struct {
+	PDFURL     string    // download URL, valid for 2 hours
+	ExpireTime time.Time // when PDFURL stops working (now + pdf_url_expire_time)
+}
+
+var (
+	opSetPDF = &operation{path: "/card/invoice/platform/setpdf", write: true}
+	opGetPDF = &operation{path: "/card/invoice/platform/getpdf", query: "&action=get_url"}
+)
+
+// UploadPDF uploads an invoice PDF and returns its s_media_id.
+//
+// WeChat API: POST /card/invoice/platform/setpdf (上传发票PDF)
+//
+// The body is multipart/form-data with the file in the field "pdf" (the only
+// name WeChat accepts), the given filename and Content-Type application/pdf,
+// sent with an exact Content-Length. When pdf is an io.ReadSeeker (an
+// *os.File, a *bytes.Reader) it is streamed from its current offset without
+// being held in memory and rewound for retries; any other reader is read into
+// memory exactly once. Input that does not start with "%PDF-" is refused with a
+// *ValidationError before anything is sent.
+func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) (*UploadPDFResponse, error) {
+	if pdf == nil {
+		return nil, newValidation("pdf", "must not be nil")
+	}
+	if filename == "" {
+		filename = "invoice.pdf"
+	}
+	body, err := newMultipartBody("pdf", filename, pdf)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := do[wire.SetPDFResponse](ctx, c, opSetPDF, body)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadPDFResponse{SMediaID: resp.SMediaID}, nil
+}
+
+// GetPDF returns a download URL (valid 2 hours) for an uploaded PDF.
+//
+// WeChat API: POST /card/invoice/platform/getpdf (获取上传的发票PDF)
+//
+// action=get_url is sent both in the query (as the platform guide shows) and
+// in the body (as the API reference requires).
+func (c *Client) GetPDF(ctx context.Context, sMediaID string) (*GetPDFResponse, error) {
+	if sMediaID == "" {
+		return nil, newValidation("sMediaID", "must not be empty")
+	}
+	start := time.Now()
+	resp, err := postJSON[wire.GetPDFResponse](ctx, c, opGetPDF, &wire.GetPDFRequest{Action: "get_url", SMediaID: sMediaID})
+	if err != nil {
+		return nil, err
+	}
+	return &GetPDFResponse{PDFURL: resp.PDFURL, ExpireTime: start.Add(time.Duration(resp.PDFURLExpireTime) * time.Second)}, nil
+}
+
+// multipartBody streams one file part: head, the file, tail.
+type multipartBody struct {
+	head, tail []byte
+	ctype      string
+	src        io.ReadSeeker
+	start      int64 // offset of the file's first byte in src
+	size       int64
+}
+
+// newMultipartBody checks the PDF magic and computes the exact framing.
+func newMultipartBody(field, filename string, r io.Reader) (*multipartBody, error) {
+	rs, ok := r.(io.ReadSeeker)
+	if !ok {
+		// Buffered exactly once: bytes.Reader then streams without copying.
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return nil, fmt.Errorf("wxinvoice: read pdf: %w", err)
+		}
+		rs = bytes.NewReader(b)
+	}
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("wxinvoice: seek pdf: %w", err)
+	}
+	end, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("wxinvoice: seek pdf: %w", err)
+	}
+	size := end - start
+	var magic [5]byte
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("wxinvoice: seek pdf: %w", err)
+	}
+	if n, err := io.ReadFull(rs, magic[:]); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("wxinvoice: read pdf: %w", err)
+	} else if n < 5 || string(magic[:]) != "%PDF-" {
+		return nil, newValidation("pdf", "not a PDF: content does not start with %%PDF-")
+	}
+
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	h := make(textproto.MIMEHeader)
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, field, escapeQuotes(filename)))
+	h.Set("Content-Type", "application/pdf")
+	if _, err := mw.CreatePart(h); err != nil {
+		return nil, err
+	}
+	tail := "\r\n--" + mw.Boundary() + "--\r\n"
+	return &multipartBody{
+		head: head.Bytes(), tail: []byte(tail), ctype: mw.FormDataContentType(),
+		src: rs, start: start, size: size,
+	}, nil
+}
+
+var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
+
+func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
+
+func (m *multipartBody) open() (io.Reader, int64, error) {
+	if _, err := m.src.Seek(m.start, io.SeekStart); err != nil {
+		return nil, 0, err
+	}
+	r := io.MultiReader(bytes.NewReader(m.head), io.LimitReader(m.src, m.size), bytes.NewReader(m.tail))
+	return r, int64(len(m.head)) + m.size + int64(len(m.tail)), nil
+}
+
+func (m *multipartBody) contentType() string { return m.ctype }

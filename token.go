@@ -1,0 +1,389 @@
+package wxinvoice
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/wxinvoice/wxinvoice/internal/wire"
+)
+
+// Token is an access token and the instant it stops being valid.
+// A zero ExpiresAt means the token does not expire (as far as the SDK knows).
+type Token struct {
+	Value     string
+	ExpiresAt time.Time
+}
+
+// TokenSource supplies access tokens.
+//
+// Token must be safe for concurrent use by multiple goroutines. The Client
+// caches what it returns until shortly before ExpiresAt, so a source may fetch
+// on every call.
+type TokenSource interface {
+	Token(ctx context.Context) (Token, error)
+}
+
+// TokenRefresher is an optional interface of a TokenSource that can be told
+// which token WeChat rejected (errcode 40001/40014/42001), so that it can
+// avoid handing the same one back. The default stable_token source uses it to
+// decide on force_refresh. RefreshToken must be safe for concurrent use.
+type TokenRefresher interface {
+	RefreshToken(ctx context.Context, rejected string) (Token, error)
+}
+
+// StaticTokenSource returns a TokenSource that always returns token, which
+// never expires as far as the SDK knows. A rejected static token is reported
+// to the caller as the *APIError WeChat returned.
+func StaticTokenSource(token string) TokenSource { return staticSource(token) }
+
+type staticSource string
+
+func (s staticSource) Token(context.Context) (Token, error) { return Token{Value: string(s)}, nil }
+
+// TokenStore shares tokens between Clients, typically between processes (see
+// package redisstore), so that every instance of a service uses one access
+// token instead of refreshing each other's away.
+//
+// Keys are chosen by the SDK (e.g. "access_token:<appid>"); implementations
+// store the Token as is. All methods must be safe for concurrent use.
+type TokenStore interface {
+	// GetToken returns the token stored under key; ok is false when there is none.
+	GetToken(ctx context.Context, key string) (tok Token, ok bool, err error)
+	// SetToken stores tok under key, replacing any previous token atomically.
+	SetToken(ctx context.Context, key string, tok Token) error
+	// InvalidateToken deletes the token under key only if its value is still
+	// rejected (compare-and-delete, atomic), so that a stale rejection never
+	// discards a fresh token another process stored.
+	InvalidateToken(ctx context.Context, key, rejected string) error
+	// LockToken tries to take a short lock on key for ttl so that one process
+	// fetches while the others wait and read. It reports acquired=false at
+	// once when another holder has it. unlock releases the lock only if it is
+	// still owned by this caller.
+	LockToken(ctx context.Context, key string, ttl time.Duration) (unlock func(), acquired bool, err error)
+}
+
+// NewMemoryTokenStore returns a TokenStore kept in process memory. It lets
+// several Clients in one process share tokens; use redisstore across
+// processes.
+func NewMemoryTokenStore() TokenStore {
+	return &memoryStore{tokens: map[string]Token{}, locks: map[string]*memLock{}}
+}
+
+type memLock struct {
+	until time.Time
+	owner *int
+}
+
+type memoryStore struct {
+	mu     sync.Mutex
+	tokens map[string]Token
+	locks  map[string]*memLock
+}
+
+func (m *memoryStore) GetToken(_ context.Context, key string) (Token, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tokens[key]
+	return t, ok, nil
+}
+
+func (m *memoryStore) SetToken(_ context.Context, key string, tok Token) error {
+	m.mu.Lock()
+	m.tokens[key] = tok
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memoryStore) InvalidateToken(_ context.Context, key, rejected string) error {
+	m.mu.Lock()
+	if t, ok := m.tokens[key]; ok && t.Value == rejected {
+		delete(m.tokens, key)
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memoryStore) LockToken(_ context.Context, key string, ttl time.Duration) (func(), bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.locks[key]; ok && time.Now().Before(l.until) {
+		return nil, false, nil
+	}
+	l := &memLock{until: time.Now().Add(ttl), owner: new(int)}
+	m.locks[key] = l
+	return func() {
+		m.mu.Lock()
+		if m.locks[key] == l {
+			delete(m.locks, key)
+		}
+		m.mu.Unlock()
+	}, true, nil
+}
+
+// Token cache tuning. WeChat's stable_token rotates 5 minutes before expiry and
+// keeps the old token valid meanwhile, so the cache refreshes in that window
+// in the background and stops using a token expirySafety before it expires.
+const (
+	refreshAhead      = 5 * time.Minute
+	expirySafety      = 30 * time.Second
+	earlyRefreshEvery = 30 * time.Second
+	fetchTimeout      = 30 * time.Second
+	storeLockTTL      = 10 * time.Second
+	storePollEvery    = 50 * time.Millisecond
+)
+
+// tokenCache is the Client's access-token cache: one fetch in flight however
+// many callers wait, compare-and-invalidate on rejection, optional sharing
+// through a TokenStore. Safe for concurrent use.
+type tokenCache struct {
+	src    TokenSource
+	store  TokenStore // nil: process-local only
+	key    string
+	logger *slog.Logger
+	now    func() time.Time
+
+	cur       atomic.Pointer[Token] // the entry in use; compared by identity
+	rejected  atomic.Pointer[string]
+	lastEarly atomic.Int64 // unix nanos of the last background refresh
+	sf        singleflight.Group
+}
+
+func (tc *tokenCache) usable(t *Token, now time.Time) bool {
+	return t != nil && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt.Add(-expirySafety)))
+}
+
+// get returns the cached entry, fetching when there is none or it expired.
+// The returned pointer identifies the entry for invalidate.
+func (tc *tokenCache) get(ctx context.Context) (*Token, error) {
+	t := tc.cur.Load()
+	now := tc.now()
+	if tc.usable(t, now) {
+		if !t.ExpiresAt.IsZero() && t.ExpiresAt.Sub(now) < refreshAhead {
+			tc.refreshEarly(now)
+		}
+		return t, nil
+	}
+	return tc.fetchShared(ctx)
+}
+
+// refreshEarly starts one background refresh at most every earlyRefreshEvery.
+func (tc *tokenCache) refreshEarly(now time.Time) {
+	last := tc.lastEarly.Load()
+	if now.UnixNano()-last < int64(earlyRefreshEvery) || !tc.lastEarly.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	ch := tc.sf.DoChan("token", func() (any, error) { return tc.fetchAndStore(context.Background(), true) })
+	go func() { <-ch }()
+}
+
+// fetchShared joins (or starts) the one fetch in flight. The fetch is detached
+// from ctx so a cancelled waiter does not fail the others; each waiter returns
+// as soon as its own ctx is done.
+func (tc *tokenCache) fetchShared(ctx context.Context) (*Token, error) {
+	ch := tc.sf.DoChan("token", func() (any, error) { return tc.fetchAndStore(context.WithoutCancel(ctx), false) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Token), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (tc *tokenCache) fetchAndStore(ctx context.Context, early bool) (*Token, error) {
+	now := tc.now()
+	if t := tc.cur.Load(); tc.usable(t, now) && (!early || t.ExpiresAt.Sub(now) >= refreshAhead) {
+		return t, nil // another flight refreshed it meanwhile
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	tok, err := tc.fetch(ctx)
+	if err != nil {
+		if early {
+			tc.logger.Warn("wxinvoice: early token refresh failed; keeping the current token", "err", err)
+		}
+		return nil, err
+	}
+	t := &tok
+	tc.cur.Store(t)
+	return t, nil
+}
+
+// fetch obtains a token from the store (when another process already fetched
+// one) or the source, under the store's lock.
+func (tc *tokenCache) fetch(ctx context.Context) (Token, error) {
+	var rejected string
+	if r := tc.rejected.Load(); r != nil {
+		rejected = *r
+	}
+	if tc.store == nil {
+		return tc.fromSource(ctx, rejected)
+	}
+	if t, ok := tc.fromStore(ctx, rejected); ok {
+		return t, nil
+	}
+	unlock, acquired, err := tc.store.LockToken(ctx, tc.key, storeLockTTL)
+	if err != nil {
+		tc.logger.Warn("wxinvoice: token store unavailable; fetching the token in this process", "err", err)
+		return tc.fromSourceAndStore(ctx, rejected)
+	}
+	if !acquired {
+		// Another process is fetching: wait for its token, then fall back.
+		deadline := time.NewTimer(storeLockTTL)
+		defer deadline.Stop()
+		tick := time.NewTicker(storePollEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return Token{}, ctx.Err()
+			case <-deadline.C:
+				return tc.fromSourceAndStore(ctx, rejected)
+			case <-tick.C:
+				if t, ok := tc.fromStore(ctx, rejected); ok {
+					return t, nil
+				}
+			}
+		}
+	}
+	defer unlock()
+	if t, ok := tc.fromStore(ctx, rejected); ok {
+		return t, nil
+	}
+	return tc.fromSourceAndStore(ctx, rejected)
+}
+
+func (tc *tokenCache) fromStore(ctx context.Context, rejected string) (Token, bool) {
+	t, ok, err := tc.store.GetToken(ctx, tc.key)
+	if err != nil {
+		tc.logger.Warn("wxinvoice: token store read failed", "err", err)
+		return Token{}, false
+	}
+	now := tc.now()
+	if !ok || t.Value == "" || t.Value == rejected || !tc.usable(&t, now) ||
+		(!t.ExpiresAt.IsZero() && t.ExpiresAt.Sub(now) < refreshAhead) {
+		return Token{}, false
+	}
+	return t, true
+}
+
+func (tc *tokenCache) fromSourceAndStore(ctx context.Context, rejected string) (Token, error) {
+	t, err := tc.fromSource(ctx, rejected)
+	if err != nil {
+		return t, err
+	}
+	if err := tc.store.SetToken(ctx, tc.key, t); err != nil {
+		tc.logger.Warn("wxinvoice: token store write failed; the token is cached in this process only", "err", err)
+	}
+	return t, nil
+}
+
+func (tc *tokenCache) fromSource(ctx context.Context, rejected string) (Token, error) {
+	if r, ok := tc.src.(TokenRefresher); ok && rejected != "" {
+		return r.RefreshToken(ctx, rejected)
+	}
+	return tc.src.Token(ctx)
+}
+
+// invalidate drops t if it is still the entry in use (compare-and-invalidate
+// by identity), so that however many calls report the same rejected entry at
+// most one refetch follows. It reports whether a replay may help.
+func (tc *tokenCache) invalidate(ctx context.Context, t *Token) {
+	if !tc.cur.CompareAndSwap(t, nil) {
+		return // already replaced by a newer entry
+	}
+	v := t.Value
+	tc.rejected.Store(&v)
+	if tc.store != nil {
+		if err := tc.store.InvalidateToken(ctx, tc.key, v); err != nil {
+			tc.logger.Warn("wxinvoice: token store invalidate failed", "err", err)
+		}
+	}
+}
+
+// appTokenSource is the default source: POST /cgi-bin/stable_token in normal
+// mode (or GET /cgi-bin/token when configured), with force_refresh used only
+// when a normal fetch hands back the very token WeChat rejected, at most 20
+// times a day and 30 s apart as WeChat allows.
+type appTokenSource struct {
+	c      *Client
+	appID  string
+	secret string
+	legacy bool
+
+	mu     sync.Mutex
+	forced []time.Time // force_refresh calls in the last 24 h
+}
+
+func (s *appTokenSource) Token(ctx context.Context) (Token, error) { return s.fetch(ctx, false) }
+
+func (s *appTokenSource) RefreshToken(ctx context.Context, rejected string) (Token, error) {
+	t, err := s.fetch(ctx, false)
+	if err != nil || t.Value != rejected || s.legacy || !s.allowForce() {
+		return t, err
+	}
+	return s.fetch(ctx, true)
+}
+
+func (s *appTokenSource) allowForce() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	kept := s.forced[:0]
+	for _, f := range s.forced {
+		if now.Sub(f) < 24*time.Hour {
+			kept = append(kept, f)
+		}
+	}
+	s.forced = kept
+	if len(kept) >= 20 || (len(kept) > 0 && now.Sub(kept[len(kept)-1]) < 30*time.Second) {
+		s.c.logger.Warn("wxinvoice: token rejected but force_refresh is rate-limited by WeChat (20/day, 30 s apart)")
+		return false
+	}
+	s.forced = append(s.forced, now)
+	return true
+}
+
+func (s *appTokenSource) fetch(ctx context.Context, force bool) (Token, error) {
+	var resp wire.TokenResponse
+	var err error
+	start := time.Now()
+	if s.legacy {
+		q := "/cgi-bin/token?grant_type=client_credential&appid=" + url.QueryEscape(s.appID) + "&secret=" + url.QueryEscape(s.secret)
+		err = s.c.roundTrip(ctx, &operation{path: "/cgi-bin/token", method: "GET"}, s.c.baseURL+q, nil, &resp)
+	} else {
+		body, berr := marshalJSON(&wire.StableTokenRequest{GrantType: "client_credential", AppID: s.appID, Secret: s.secret, ForceRefresh: force})
+		if berr != nil {
+			return Token{}, berr
+		}
+		defer body.release()
+		err = s.c.roundTrip(ctx, opStableToken, s.c.baseURL+opStableToken.path, body, &resp)
+	}
+	op := "/cgi-bin/stable_token"
+	if s.legacy {
+		op = "/cgi-bin/token"
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	if resp.ErrCode != 0 {
+		return Token{}, &APIError{Code: int(resp.ErrCode), Msg: resp.ErrMsg, Op: op}
+	}
+	if resp.AccessToken == "" {
+		return Token{}, &OpError{Op: op, Err: errors.New("empty access_token in response")}
+	}
+	exp := time.Duration(resp.ExpiresIn) * time.Second
+	if exp <= 0 {
+		exp = 7200 * time.Second
+	}
+	return Token{Value: resp.AccessToken, ExpiresAt: start.Add(exp)}, nil
+}
