@@ -1,0 +1,162 @@
+package wxinvoicetest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wxinvoice/wxinvoice"
+)
+
+// Push is one event push, as listed by Server.Pushes.
+type Push struct {
+	URL       string
+	Event     wxinvoice.InvoiceStatusEvent
+	Attempts  []PushAttempt
+	Delivered bool // an attempt was answered 200 with an empty body or "success"
+	Done      bool // delivered, or every attempt failed
+}
+
+// PushAttempt is one HTTP attempt of a Push.
+type PushAttempt struct {
+	Time       time.Time     // wall-clock time the attempt started
+	Duration   time.Duration // until the answer, the error or the timeout
+	StatusCode int           // HTTP status answered; 0 when there was no answer
+	Body       string        // the answer's body (at most 64 KiB)
+	Err        string        // transport error or timeout, "" when answered
+}
+
+type pushState struct {
+	queue   []*Push
+	running bool // a delivery goroutine is draining queue
+	pending int  // queued or being delivered
+	list    []*Push
+	client  *http.Client
+}
+
+// Pushes returns every push queued so far with its attempts, oldest first.
+func (s *Server) Pushes() []Push {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Push, len(s.push.list))
+	for i, p := range s.push.list {
+		out[i] = *p
+		out[i].Attempts = append([]PushAttempt(nil), p.Attempts...)
+	}
+	return out
+}
+
+// WaitPushes blocks until every push queued so far has been delivered or has
+// failed all its attempts.
+func (s *Server) WaitPushes() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.push.pending > 0 {
+		s.pushCond.Wait()
+	}
+}
+
+// queuePush queues ev for delivery to the WithEventPush URL (nothing when none
+// is configured) and starts the delivery goroutine if needed. Pushes are
+// delivered one at a time in the order of the status changes. Callers hold
+// s.mu.
+func (s *Server) queuePush(ev wxinvoice.InvoiceStatusEvent) {
+	if s.cfg.pushURL == "" {
+		return
+	}
+	p := &Push{URL: s.cfg.pushURL, Event: ev}
+	s.push.list = append(s.push.list, p)
+	s.push.queue = append(s.push.queue, p)
+	s.push.pending++
+	if s.push.client == nil {
+		s.push.client = &http.Client{
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse // WeChat does not follow redirects of a push
+			},
+		}
+	}
+	if !s.push.running {
+		s.push.running = true
+		go s.deliverLoop()
+	}
+}
+
+// deliverLoop drains the push queue, then exits.
+func (s *Server) deliverLoop() {
+	for {
+		s.mu.Lock()
+		if len(s.push.queue) == 0 {
+			s.push.running = false
+			s.push.client.CloseIdleConnections()
+			s.mu.Unlock()
+			return
+		}
+		p := s.push.queue[0]
+		s.push.queue = s.push.queue[1:]
+		client := s.push.client
+		s.mu.Unlock()
+
+		s.deliver(client, p)
+
+		s.mu.Lock()
+		p.Done = true
+		s.push.pending--
+		s.pushCond.Broadcast()
+		s.mu.Unlock()
+	}
+}
+
+// deliver makes up to 1+retries attempts of p, as WeChat does: each attempt
+// times out after the push timeout; an attempt counts as delivered when it is
+// answered 200 with an empty body or "success", and anything else (another
+// status, another body, a transport error, the timeout) is retried at once.
+func (s *Server) deliver(client *http.Client, p *Push) {
+	eventXML := wxinvoice.InvoiceStatusEventXML(&p.Event)
+	for i := 0; i <= s.cfg.pushRetries; i++ {
+		a := s.attempt(client, p.URL, eventXML)
+		s.mu.Lock()
+		p.Attempts = append(p.Attempts, a)
+		ok := a.Err == "" && a.StatusCode == http.StatusOK &&
+			(strings.TrimSpace(a.Body) == "" || strings.TrimSpace(a.Body) == "success")
+		if ok {
+			p.Delivered = true
+		}
+		s.mu.Unlock()
+		if ok {
+			return
+		}
+	}
+}
+
+func (s *Server) attempt(client *http.Client, url string, eventXML []byte) PushAttempt {
+	// A zero cfg.Timestamp and empty cfg.Nonce make NewPushRequest sign with
+	// the wall clock and a fresh nonce for each attempt.
+	cfg := s.cfg.pushCfg
+	start := time.Now()
+	a := PushAttempt{Time: start}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.pushTimeout)
+	defer cancel()
+	req, err := wxinvoice.NewPushRequest(ctx, url, cfg, eventXML)
+	if err != nil {
+		a.Err = err.Error()
+		return a
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		a.Duration = time.Since(start)
+		a.Err = err.Error()
+		return a
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	a.Duration = time.Since(start)
+	a.StatusCode = resp.StatusCode
+	a.Body = string(body)
+	if err != nil {
+		a.Err = err.Error()
+	}
+	return a
+}
