@@ -11,7 +11,8 @@
 // choice is written on the handler and in README.md.
 //
 // There is no package-level mutable state: every Server is independent, so
-// parallel tests may each start their own.
+// parallel tests may each start their own, and every Server method is safe for
+// concurrent use by multiple goroutines.
 //
 //	srv := wxinvoicetest.NewServer()
 //	defer srv.Close()
@@ -322,8 +323,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case hasFault:
 		faultName = f.name()
 		if !s.applyDelay(r.Context(), f.Delay) {
+			// The client gave up or the server is closing: nothing was
+			// done, and nothing is answered.
 			s.finish(idx, 0, 0, faultName, true)
 			s.log(r, 0, 0, faultName, start)
+			drop(w)
 			return
 		}
 		switch {
@@ -571,6 +575,12 @@ type Request struct {
 func (s *Server) record(r *http.Request, body []byte) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	switch r.URL.Path { // counted here so that faulted fetches count too
+	case "/cgi-bin/token":
+		s.tok.stats.Token++
+	case "/cgi-bin/stable_token":
+		s.tok.stats.Stable++
+	}
 	s.requests = append(s.requests, Request{
 		Time:        s.clk.now(),
 		Method:      r.Method,

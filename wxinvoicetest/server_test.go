@@ -39,7 +39,9 @@ func TestFaultErrCode(t *testing.T) {
 
 	// Faults apply before the token check, and to the token endpoints too.
 	l.srv.FailNext("/cgi-bin/stable_token", 1, Fault{ErrCode: 45011})
+	before := l.srv.TokenStats().Stable
 	requireCode(t, 45011, post(t, l.srv, "/cgi-bin/stable_token", "", "{}"))
+	require.Equal(t, before+1, l.srv.TokenStats().Stable, "a faulted fetch counts")
 
 	reqs := l.srv.Requests()
 	faulted := 0

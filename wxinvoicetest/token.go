@@ -133,7 +133,6 @@ func tokenSuccess(token string, expiresIn time.Duration) map[string]any {
 func (s *Server) handleToken(c *call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tok.stats.Token++
 	q := c.query
 	switch {
 	case q.Get("grant_type") != "client_credential":
@@ -169,9 +168,6 @@ func (s *Server) handleToken(c *call) {
 // wrong secret → 40125 (invalid appsecret). GET → 43002, empty body → 44002,
 // non-JSON → 47001.
 func (s *Server) handleStableToken(c *call) {
-	s.mu.Lock()
-	s.tok.stats.Stable++
-	s.mu.Unlock()
 	if c.r.Method != http.MethodPost {
 		c.fail(43002, "")
 		return
