@@ -1,0 +1,747 @@
+package wxinvoice
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wxinvoice/wxinvoice/internal/wxcrypto"
+)
+
+// Defaults of EventConfig.
+const (
+	// DefaultEventMaxBodyBytes is the default EventConfig.MaxBodyBytes. A
+	// safe-mode invoice push is about 1 KiB.
+	DefaultEventMaxBodyBytes = 64 << 10
+	// DefaultEventTimestampWindow is the default EventConfig.TimestampWindow.
+	DefaultEventTimestampWindow = 5 * time.Minute
+	// DefaultDedupeTTL is the default EventConfig.DedupeTTL. WeChat retries
+	// a push up to three times, 5 s apart, so a minute covers every retry
+	// with room for clock skew between processes sharing a Deduper.
+	DefaultDedupeTTL = 60 * time.Second
+)
+
+// Event names of the invoice pushes (the <Event> element, with MsgType event).
+const (
+	EventUpdateInvoiceStatus  = "update_invoice_status"
+	EventUserAuthorizeInvoice = "user_authorize_invoice"
+	EventSubmitInvoiceTitle   = "submit_invoice_title"
+	EventCloudInvoiceResult   = "cloud_invoice_invoiceresult_event"
+)
+
+// EventConfig configures an EventHandler. Only Token is required.
+//
+// Callbacks run on the request's goroutine with the request's context, which
+// is cancelled when WeChat hangs up (it waits 5 s, then retries). Return nil
+// once the event is safely handled; return an error (or panic) to have WeChat
+// push it again. Do slow work asynchronously: WeChat gives up after three
+// retries.
+type EventConfig struct {
+	// Token is the Token (令牌) configured for the server URL. Required.
+	Token string
+	// EncodingAESKey is the 43-character EncodingAESKey (消息加解密密钥).
+	// Empty: plaintext mode only. Set: only safe-mode and compatible-mode
+	// pushes (encrypt_type=aes) are accepted; plaintext pushes are refused,
+	// since their signature does not cover the body.
+	EncodingAESKey string
+	// AppID is the appid WeChat appends to every encrypted message (the
+	// official account's or mini program's AppID; a third-party platform's
+	// component AppID). Required with EncodingAESKey.
+	AppID string
+	// PreviousEncodingAESKey is the key in use before the last rotation.
+	// A push that does not decrypt with EncodingAESKey is tried with it.
+	PreviousEncodingAESKey string
+
+	// OnInvoiceStatus receives update_invoice_status.
+	OnInvoiceStatus func(ctx context.Context, ev *InvoiceStatusEvent) error
+	// OnUserAuthorizeInvoice receives user_authorize_invoice.
+	OnUserAuthorizeInvoice func(ctx context.Context, ev *UserAuthorizeInvoiceEvent) error
+	// OnSubmitInvoiceTitle receives submit_invoice_title.
+	OnSubmitInvoiceTitle func(ctx context.Context, ev *SubmitInvoiceTitleEvent) error
+	// OnCloudInvoiceResult receives cloud_invoice_invoiceresult_event.
+	OnCloudInvoiceResult func(ctx context.Context, ev *CloudInvoiceResultEvent) error
+	// OnEvent receives every other push (any MsgType), and the invoice
+	// events whose typed callback is nil. Pushes nobody handles are
+	// acknowledged with "success".
+	OnEvent func(ctx context.Context, ev *Event) error
+
+	// Deduper records processed pushes so that WeChat's retries run a
+	// callback once. Nil: an in-memory Deduper (one process) of
+	// NewMemoryDeduper(0) on the handler's clock. Share one, e.g.
+	// redisstore.Store, when several processes receive pushes.
+	Deduper Deduper
+	// DedupeTTL is how long a processed push is remembered. Zero or
+	// negative: DefaultDedupeTTL.
+	DedupeTTL time.Duration
+	// MaxBodyBytes bounds the request body; larger bodies are refused with
+	// 413. Zero or negative: DefaultEventMaxBodyBytes.
+	MaxBodyBytes int64
+	// TimestampWindow is how far the push's timestamp may be from Now
+	// (either way) before the push is refused as a replay. Zero:
+	// DefaultEventTimestampWindow; negative: no check.
+	TimestampWindow time.Duration
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+	// Logger receives refusals (Info) and callback or Deduper failures
+	// (Error). Nil: no logging. Tokens, keys and bodies are never logged.
+	Logger *slog.Logger
+}
+
+// Event is a push that has no typed callback: any MsgType other than the four
+// invoice events, or an invoice event whose typed callback is nil.
+type Event struct {
+	ToUserName   string    // the official account's original id (gh_...)
+	FromUserName string    // the user's openid
+	CreateTime   time.Time // second precision
+	MsgType      string    // "event" for events, "text", "image"... for messages
+	Event        string    // the event name, for MsgType event
+	Raw          []byte    // the push's XML, decrypted in safe mode
+}
+
+// InvoiceStatusEvent is the update_invoice_status push: a reimburser changed
+// the reimbursement status of an invoice card (发票状态更新).
+type InvoiceStatusEvent struct {
+	ToUserName   string
+	FromUserName string
+	CreateTime   time.Time
+	// Status is delivered as WeChat sends it, even if it is not one of the
+	// four documented states (check Status.Valid if it matters).
+	Status ReimburseStatus
+	CardID string // CardId
+	Code   string // Code: the invoice card's code
+}
+
+// UserAuthorizeInvoiceEvent is the user_authorize_invoice push: a user
+// answered a merchant's authorization page (用户授权开票).
+type UserAuthorizeInvoiceEvent struct {
+	ToUserName   string
+	FromUserName string
+	CreateTime   time.Time
+	SuccOrderID  string // SuccOrderId: the order authorized, if any
+	FailOrderID  string // FailOrderId: the order refused, if any
+	// AppID is the AppId element, or AuthorizeAppId where WeChat spells it
+	// so: the official account or mini program that receives the push.
+	AppID  string
+	Source string // web (H5 in WeChat), app, wxa (mini program) or wap
+}
+
+// SubmitInvoiceTitleEvent is the submit_invoice_title push: a user chose an
+// invoice title on a merchant's title page (用户提交发票抬头).
+type SubmitInvoiceTitleEvent struct {
+	ToUserName   string
+	FromUserName string
+	CreateTime   time.Time
+	Title        string // title
+	Phone        string // phone
+	TaxNo        string // tax_no
+	Addr         string // addr
+	BankType     string // bank_type
+	BankNo       string // bank_no
+	Attach       string // attach: the merchant's attach from getselecttitleurl
+	// TitleType is InvoiceUserTitleBusinessType or InvoiceUserTitlePersonType.
+	TitleType string
+}
+
+// CloudInvoiceResultEvent is the cloud_invoice_invoiceresult_event push: the
+// asynchronous result of the unified invoicing API (makeoutinvoice).
+type CloudInvoiceResultEvent struct {
+	ToUserName   string
+	FromUserName string
+	CreateTime   time.Time
+	Fpqqlsh      string // fpqqlsh: 发票请求流水号
+	Status       string // status, e.g. "100"
+	Nsrsbh       string // nsrsbh: 纳税人识别号
+}
+
+// EventHandler is the http.Handler for WeChat's server URL (服务器地址): it
+// answers the GET verification and receives pushes (POST), plaintext, safe
+// mode or compatible mode, calling the EventConfig callbacks once per push.
+//
+// Answers: 200 with the echostr (GET) or "success" (POST) when the push was
+// handled, was a duplicate or had no callback; 4xx, without any callback, for
+// a push that is not authentic or not well-formed; 5xx when a callback failed
+// or panicked or the Deduper failed, so that WeChat pushes it again.
+//
+// EventHandler is safe for concurrent use by multiple goroutines.
+type EventHandler struct {
+	token   string
+	ciphers []*wxcrypto.Cipher // current key first; empty in plaintext mode
+
+	onStatus    func(context.Context, *InvoiceStatusEvent) error
+	onAuthorize func(context.Context, *UserAuthorizeInvoiceEvent) error
+	onTitle     func(context.Context, *SubmitInvoiceTitleEvent) error
+	onCloud     func(context.Context, *CloudInvoiceResultEvent) error
+	onEvent     func(context.Context, *Event) error
+
+	deduper Deduper
+	ttl     time.Duration
+	maxBody int64
+	window  time.Duration
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	inflight map[string]chan struct{} // keys being processed in this process
+}
+
+// NewEventHandler returns an EventHandler for cfg. It refuses a configuration
+// that could never verify a push (no Token; an EncodingAESKey that is not 43
+// base64 characters; an EncodingAESKey without AppID) with a
+// *ValidationError, which never contains the token or key.
+func NewEventHandler(cfg EventConfig) (*EventHandler, error) {
+	if cfg.Token == "" {
+		return nil, &ValidationError{Field: "EventConfig.Token", Reason: "required"}
+	}
+	h := &EventHandler{
+		token:       cfg.Token,
+		onStatus:    cfg.OnInvoiceStatus,
+		onAuthorize: cfg.OnUserAuthorizeInvoice,
+		onTitle:     cfg.OnSubmitInvoiceTitle,
+		onCloud:     cfg.OnCloudInvoiceResult,
+		onEvent:     cfg.OnEvent,
+		deduper:     cfg.Deduper,
+		ttl:         cfg.DedupeTTL,
+		maxBody:     cfg.MaxBodyBytes,
+		window:      cfg.TimestampWindow,
+		now:         cfg.Now,
+		log:         cfg.Logger,
+		inflight:    make(map[string]chan struct{}),
+	}
+	if cfg.EncodingAESKey != "" {
+		if cfg.AppID == "" {
+			return nil, &ValidationError{Field: "EventConfig.AppID", Reason: "required with EncodingAESKey"}
+		}
+		c, err := newEventCipher("EventConfig.EncodingAESKey", cfg.EncodingAESKey, cfg.AppID)
+		if err != nil {
+			return nil, err
+		}
+		h.ciphers = append(h.ciphers, c)
+	}
+	if cfg.PreviousEncodingAESKey != "" {
+		if cfg.EncodingAESKey == "" {
+			return nil, &ValidationError{Field: "EventConfig.PreviousEncodingAESKey", Reason: "set without EncodingAESKey"}
+		}
+		c, err := newEventCipher("EventConfig.PreviousEncodingAESKey", cfg.PreviousEncodingAESKey, cfg.AppID)
+		if err != nil {
+			return nil, err
+		}
+		h.ciphers = append(h.ciphers, c)
+	}
+	if h.ttl <= 0 {
+		h.ttl = DefaultDedupeTTL
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultEventMaxBodyBytes
+	}
+	if h.window == 0 {
+		h.window = DefaultEventTimestampWindow
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.deduper == nil {
+		d := newMemoryDeduper(0)
+		d.now = h.now
+		h.deduper = d
+	}
+	return h, nil
+}
+
+func newEventCipher(field, key, appID string) (*wxcrypto.Cipher, error) {
+	if len(key) != wxcrypto.EncodingAESKeyLen {
+		return nil, &ValidationError{Field: field, Reason: "must be 43 characters, got " + strconv.Itoa(len(key))}
+	}
+	c, err := wxcrypto.NewCipher(key, appID)
+	if err != nil {
+		return nil, &ValidationError{Field: field, Reason: strings.TrimPrefix(err.Error(), "wxcrypto: ")}
+	}
+	return c, nil
+}
+
+// pushQuery holds the query parameters WeChat sends.
+type pushQuery struct {
+	signature, timestamp, nonce, echostr, encryptType, msgSignature string
+}
+
+// parseQuery reads the parameters the handler needs from a raw query
+// without building a url.Values map. The first occurrence of a key wins, as
+// with url.Values.Get.
+func parseQuery(raw string, q *pushQuery) bool {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(kv, "=")
+		var dst *string
+		switch k {
+		case "signature":
+			dst = &q.signature
+		case "timestamp":
+			dst = &q.timestamp
+		case "nonce":
+			dst = &q.nonce
+		case "echostr":
+			dst = &q.echostr
+		case "encrypt_type":
+			dst = &q.encryptType
+		case "msg_signature":
+			dst = &q.msgSignature
+		default:
+			continue
+		}
+		if *dst != "" {
+			continue
+		}
+		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
+			u, err := url.QueryUnescape(v)
+			if err != nil {
+				return false
+			}
+			v = u
+		}
+		*dst = v
+	}
+	return true
+}
+
+var (
+	hdrTextPlain = []string{"text/plain; charset=utf-8"}
+	hdrNosniff   = []string{"nosniff"}
+	bodySuccess  = []byte("success")
+)
+
+// reply writes a short plain-text answer.
+func reply(w http.ResponseWriter, code int, body string) {
+	hdr := w.Header()
+	hdr["Content-Type"] = hdrTextPlain
+	hdr["X-Content-Type-Options"] = hdrNosniff
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, body)
+}
+
+func replySuccess(w http.ResponseWriter) {
+	hdr := w.Header()
+	hdr["Content-Type"] = hdrTextPlain
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(bodySuccess)
+}
+
+// refuse answers a 4xx and logs why, without secrets.
+func (h *EventHandler) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	if h.log != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "wxinvoice: push refused",
+			slog.Int("status", code), slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
+	}
+	reply(w, code, reason)
+}
+
+// ServeHTTP answers WeChat's GET verification and POST pushes.
+func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		// Parsing never panics (it is fuzzed), and callback panics are
+		// recovered where they are called; this guards a panicking Deduper
+		// or an unforeseen bug, so that a push never takes the server down.
+		if v := recover(); v != nil {
+			if h.log != nil {
+				h.log.LogAttrs(r.Context(), slog.LevelError, "wxinvoice: panic while handling a push", slog.Any("panic", v))
+			}
+			reply(w, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	var q pushQuery
+	if !parseQuery(r.URL.RawQuery, &q) {
+		h.refuse(w, r, http.StatusBadRequest, "malformed query")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		h.verify(w, r, &q)
+	case http.MethodPost:
+		h.receive(w, r, &q)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		h.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed")
+	}
+}
+
+// checkTimestamp checks the signed timestamp against the replay window.
+func (h *EventHandler) checkTimestamp(w http.ResponseWriter, r *http.Request, ts string) bool {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
+		h.refuse(w, r, http.StatusBadRequest, "malformed timestamp")
+		return false
+	}
+	if h.window < 0 {
+		return true
+	}
+	d := h.now().Unix() - sec
+	if d < 0 {
+		d = -d
+	}
+	if d > int64(h.window/time.Second) || d < 0 {
+		h.refuse(w, r, http.StatusForbidden, "timestamp outside the allowed window")
+		return false
+	}
+	return true
+}
+
+// verify answers the server verification: echostr, verbatim, if signature
+// signs (token, timestamp, nonce).
+func (h *EventHandler) verify(w http.ResponseWriter, r *http.Request, q *pushQuery) {
+	if q.signature == "" || q.timestamp == "" || q.nonce == "" || q.echostr == "" {
+		h.refuse(w, r, http.StatusBadRequest, "missing signature, timestamp, nonce or echostr")
+		return
+	}
+	if !h.checkTimestamp(w, r, q.timestamp) {
+		return
+	}
+	if !wxcrypto.VerifySignature(q.signature, h.token, q.timestamp, q.nonce) {
+		h.refuse(w, r, http.StatusForbidden, "bad signature")
+		return
+	}
+	reply(w, http.StatusOK, q.echostr)
+}
+
+// receive authenticates, decrypts and decodes a push, then dispatches it.
+func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQuery) {
+	if q.timestamp == "" || q.nonce == "" {
+		h.refuse(w, r, http.StatusBadRequest, "missing timestamp or nonce")
+		return
+	}
+	var safe bool
+	switch q.encryptType {
+	case "aes":
+		safe = true
+	case "", "raw":
+	default:
+		h.refuse(w, r, http.StatusBadRequest, "unsupported encrypt_type")
+		return
+	}
+	if safe && len(h.ciphers) == 0 {
+		h.refuse(w, r, http.StatusBadRequest, "encrypted push, but no EncodingAESKey is configured")
+		return
+	}
+	if !safe && len(h.ciphers) != 0 {
+		h.refuse(w, r, http.StatusBadRequest, "plaintext push refused: EncodingAESKey is configured")
+		return
+	}
+	if !h.checkTimestamp(w, r, q.timestamp) {
+		return
+	}
+	// In safe mode WeChat signs the body with msg_signature and also sends
+	// the plain signature; check the latter whenever it is present.
+	if !safe && q.signature == "" || safe && q.msgSignature == "" {
+		h.refuse(w, r, http.StatusForbidden, "missing signature")
+		return
+	}
+	if q.signature != "" && !wxcrypto.VerifySignature(q.signature, h.token, q.timestamp, q.nonce) {
+		h.refuse(w, r, http.StatusForbidden, "bad signature")
+		return
+	}
+
+	body, code, reason := h.readBody(w, r)
+	if code != 0 {
+		h.refuse(w, r, code, reason)
+		return
+	}
+	if hasDirective(body) {
+		h.refuse(w, r, http.StatusBadRequest, "XML directives are not accepted")
+		return
+	}
+	var f pushFields
+	if err := parsePush(string(body), &f); err != nil {
+		h.refuse(w, r, http.StatusBadRequest, err.Error())
+		return
+	}
+	raw := body
+	if safe {
+		// Safe and compatible mode: only the Encrypt element counts.
+		if f.Encrypt == "" {
+			h.refuse(w, r, http.StatusBadRequest, "missing Encrypt")
+			return
+		}
+		if !wxcrypto.VerifySignature(q.msgSignature, h.token, q.timestamp, q.nonce, f.Encrypt) {
+			h.refuse(w, r, http.StatusForbidden, "bad msg_signature")
+			return
+		}
+		msg, err := h.decrypt(f.Encrypt)
+		if err != nil {
+			code := http.StatusBadRequest
+			if errors.Is(err, wxcrypto.ErrAppID) {
+				code = http.StatusForbidden
+			}
+			h.refuse(w, r, code, strings.TrimPrefix(err.Error(), "wxcrypto: "))
+			return
+		}
+		if hasDirective(msg) {
+			h.refuse(w, r, http.StatusBadRequest, "XML directives are not accepted")
+			return
+		}
+		f = pushFields{}
+		if err := parsePush(string(msg), &f); err != nil {
+			h.refuse(w, r, http.StatusBadRequest, err.Error())
+			return
+		}
+		raw = msg
+	}
+	h.dispatch(w, r, &f, raw)
+}
+
+// readBody reads at most maxBody bytes; code is non-zero on failure.
+func (h *EventHandler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, code int, reason string) {
+	if r.Body == nil {
+		return nil, 0, ""
+	}
+	if r.ContentLength > h.maxBody {
+		return nil, http.StatusRequestEntityTooLarge, "body too large"
+	}
+	size := 1024
+	if r.ContentLength > 0 {
+		size = int(r.ContentLength) + 1 // +1 so that EOF arrives without growing
+	}
+	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, 0, ""
+		}
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, http.StatusRequestEntityTooLarge, "body too large"
+			}
+			return nil, http.StatusBadRequest, "reading body failed"
+		}
+	}
+}
+
+// decrypt tries the current key, then the previous one.
+func (h *EventHandler) decrypt(enc string) ([]byte, error) {
+	var first error
+	for _, c := range h.ciphers {
+		msg, err := c.Decrypt(enc)
+		if err == nil {
+			return msg, nil
+		}
+		if first == nil || errors.Is(err, wxcrypto.ErrAppID) {
+			first = err
+		}
+	}
+	return nil, first
+}
+
+// pushKind says which callback a push goes to.
+type pushKind uint8
+
+const (
+	kindNone pushKind = iota
+	kindStatus
+	kindAuthorize
+	kindTitle
+	kindCloud
+	kindGeneric
+)
+
+// pending is a decoded push on its way to a callback.
+type pending struct {
+	kind      pushKind
+	status    InvoiceStatusEvent
+	authorize UserAuthorizeInvoiceEvent
+	title     SubmitInvoiceTitleEvent
+	cloud     CloudInvoiceResultEvent
+	generic   Event
+}
+
+// dispatch builds the typed event and its dedupe key, then runs the callback
+// once per key.
+func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushFields, raw []byte) {
+	sec, err := strconv.ParseInt(f.CreateTime, 10, 64)
+	if err != nil {
+		h.refuse(w, r, http.StatusBadRequest, "missing or malformed CreateTime")
+		return
+	}
+	if f.MsgType == "" {
+		h.refuse(w, r, http.StatusBadRequest, "missing MsgType")
+		return
+	}
+	created := time.Unix(sec, 0)
+	createTime := strconv.FormatInt(sec, 10)
+
+	p := new(pending)
+	var key string
+	event := ""
+	if f.MsgType == "event" {
+		event = f.Event
+	}
+	switch event {
+	case EventUpdateInvoiceStatus:
+		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.CardID, f.Code, f.Status)
+		if h.onStatus != nil {
+			p.kind = kindStatus
+			p.status = InvoiceStatusEvent{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
+				Status: ReimburseStatus(f.Status), CardID: f.CardID, Code: f.Code}
+		}
+	case EventUserAuthorizeInvoice:
+		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.SuccOrderID, f.FailOrderID)
+		if h.onAuthorize != nil {
+			appID := f.AppID
+			if appID == "" {
+				appID = f.AuthorizeAppID
+			}
+			p.kind = kindAuthorize
+			p.authorize = UserAuthorizeInvoiceEvent{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
+				SuccOrderID: f.SuccOrderID, FailOrderID: f.FailOrderID, AppID: appID, Source: f.Source}
+		}
+	case EventSubmitInvoiceTitle:
+		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.Attach, f.Title, f.TaxNo)
+		if h.onTitle != nil {
+			p.kind = kindTitle
+			p.title = SubmitInvoiceTitleEvent{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
+				Title: f.Title, Phone: f.Phone, TaxNo: f.TaxNo, Addr: f.Addr, BankType: f.BankType, BankNo: f.BankNo,
+				Attach: f.Attach, TitleType: f.TitleType}
+		}
+	case EventCloudInvoiceResult:
+		status := f.LowerStatus
+		if status == "" {
+			status = f.Status
+		}
+		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.Fpqqlsh, status)
+		if h.onCloud != nil {
+			p.kind = kindCloud
+			p.cloud = CloudInvoiceResultEvent{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
+				Fpqqlsh: f.Fpqqlsh, Status: status, Nsrsbh: f.Nsrsbh}
+		}
+	default:
+		// WeChat's advice: messages by MsgId, events by FromUserName +
+		// CreateTime; EventKey tells apart a user's events of one second.
+		key = dedupeKey("push", f.ToUserName, f.FromUserName, createTime, f.MsgType, f.Event, f.EventKey, f.MsgID)
+	}
+	if p.kind == kindNone && h.onEvent != nil {
+		p.kind = kindGeneric
+		p.generic = Event{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
+			MsgType: f.MsgType, Event: f.Event, Raw: raw}
+	}
+	if p.kind == kindNone {
+		replySuccess(w) // nobody listens: acknowledge so WeChat does not retry
+		return
+	}
+	h.once(w, r, key, p)
+}
+
+// dedupeKey joins the parts unambiguously: the event name, then each part
+// length-prefixed.
+func dedupeKey(event string, parts ...string) string {
+	var stack [256]byte
+	b := append(stack[:0], "wxinvoice:"...)
+	b = append(b, event...)
+	for _, p := range parts {
+		b = append(b, '|')
+		b = strconv.AppendInt(b, int64(len(p)), 10)
+		b = append(b, ':')
+		b = append(b, p...)
+	}
+	return string(b)
+}
+
+// once runs the callback for key unless the Deduper has seen it. Within the
+// process, pushes with the same key wait for each other, so that a retry that
+// arrives while the first delivery is still running learns its outcome
+// instead of being acknowledged blindly.
+func (h *EventHandler) once(w http.ResponseWriter, r *http.Request, key string, p *pending) {
+	ctx := r.Context()
+	var done chan struct{}
+	for done == nil {
+		h.mu.Lock()
+		wait, busy := h.inflight[key]
+		if !busy {
+			done = make(chan struct{})
+			h.inflight[key] = done
+		}
+		h.mu.Unlock()
+		if busy {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				reply(w, http.StatusServiceUnavailable, "busy")
+				return
+			}
+		}
+	}
+	defer func() {
+		h.mu.Lock()
+		delete(h.inflight, key)
+		h.mu.Unlock()
+		close(done)
+	}()
+
+	first, err := h.deduper.Claim(ctx, key, h.ttl)
+	if err != nil {
+		if h.log != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper failed; asking WeChat to retry",
+				slog.String("key", key), slog.Any("error", err))
+		}
+		reply(w, http.StatusServiceUnavailable, "deduper unavailable")
+		return
+	}
+	if !first {
+		replySuccess(w) // a retry of a push already handled
+		return
+	}
+	if err := h.call(ctx, p); err != nil {
+		if h.log != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: event callback failed; asking WeChat to retry",
+				slog.String("key", key), slog.Any("error", err))
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rerr := h.deduper.Release(rctx, key)
+		cancel()
+		if rerr != nil && h.log != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper release failed; WeChat's retry will be skipped",
+				slog.String("key", key), slog.Any("error", rerr))
+		}
+		reply(w, http.StatusInternalServerError, "event not processed")
+		return
+	}
+	replySuccess(w)
+}
+
+// errCallbackPanic is returned by call when a callback panicked.
+type errCallbackPanic struct{ v any }
+
+func (e errCallbackPanic) Error() string { return "wxinvoice: event callback panicked" }
+
+// call runs the callback, turning a panic into an error.
+func (h *EventHandler) call(ctx context.Context, p *pending) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if h.log != nil {
+				h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: event callback panicked", slog.Any("panic", v))
+			}
+			err = errCallbackPanic{v}
+		}
+	}()
+	switch p.kind {
+	case kindStatus:
+		return h.onStatus(ctx, &p.status)
+	case kindAuthorize:
+		return h.onAuthorize(ctx, &p.authorize)
+	case kindTitle:
+		return h.onTitle(ctx, &p.title)
+	case kindCloud:
+		return h.onCloud(ctx, &p.cloud)
+	case kindGeneric:
+		return h.onEvent(ctx, &p.generic)
+	}
+	return nil
+}
