@@ -463,7 +463,9 @@ func TestEventRefusals(t *testing.T) {
 			return plainReq(vecToken, ts, `<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x "y">]>`+sample)
 		}, 400},
 		{"lowercase doctype", "", func() *http.Request { return plainReq(vecToken, ts, "<!doctype xml>"+sample) }, 400},
-		{"ENTITY alone", "", func() *http.Request { return plainReq(vecToken, ts, withSample("<Code>", "<Code><!EnTiTy x SYSTEM 'file:///etc/passwd'>")) }, 400},
+		{"ENTITY alone", "", func() *http.Request {
+			return plainReq(vecToken, ts, withSample("<Code>", "<Code><!EnTiTy x SYSTEM 'file:///etc/passwd'>"))
+		}, 400},
 		{"DOCTYPE inside CDATA", "", func() *http.Request { return plainReq(vecToken, ts, withSample("186921658591", "<!DOCTYPE")) }, 400},
 		{"other directive", "", func() *http.Request { return plainReq(vecToken, ts, withSample("<Code>", "<!ELEMENT x ANY><Code>")) }, 400},
 		// Modes.
@@ -738,7 +740,9 @@ func TestEventDeduperFailure(t *testing.T) {
 
 type okThenFailRelease struct{ *failingDeduper }
 
-func (d okThenFailRelease) Claim(context.Context, string, time.Duration) (bool, error) { return true, nil }
+func (d okThenFailRelease) Claim(context.Context, string, time.Duration) (bool, error) {
+	return true, nil
+}
 
 func TestEventDedupeKeys(t *testing.T) {
 	d := &recordingDeduper{Deduper: NewMemoryDeduper(10)}

@@ -187,17 +187,35 @@ func checkXMLChars(s string) error {
 	if !utf8.ValidString(s) {
 		return errXMLMalformed
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-			return errXMLMalformed
-		}
-		// U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
-		if c == 0xEF && i+2 < len(s) && s[i+1] == 0xBF && s[i+2] >= 0xBE {
+	// Eight bytes at a time: a word has a byte below 0x20 iff
+	// (x - 0x20…20) & ^x & 0x80…80 is non-zero.
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (x-lo)&^x&hi != 0 && hasControl(s[i:i+8]) {
 			return errXMLMalformed
 		}
 	}
+	if hasControl(s[i:]) {
+		return errXMLMalformed
+	}
+	// U+FFFE and U+FFFF are EF BF BE and EF BF BF in UTF-8.
+	if strings.IndexByte(s, 0xEF) >= 0 && (strings.Contains(s, "\uFFFE") || strings.Contains(s, "\uFFFF")) {
+		return errXMLMalformed
+	}
 	return nil
+}
+
+// hasControl reports whether s has a control character XML forbids.
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -359,7 +377,7 @@ func startTag(s string, i int) (name string, j int, empty bool, err error) {
 			return "", i, false, errXMLMalformed
 		}
 		v := s[i+1 : i+1+end]
-		if strings.IndexByte(v, '<') >= 0 {
+		if strings.IndexByte(v, '<') >= 0 || strings.Contains(v, "]]>") {
 			return "", i, false, errXMLMalformed
 		}
 		if strings.IndexByte(v, '&') >= 0 {
@@ -413,6 +431,9 @@ func element(s string, i int) (name, value string, j int, err error) {
 			}
 			text := s[i : i+end]
 			i += end
+			if strings.Contains(text, "]]>") {
+				return "", "", i, errXMLMalformed // only allowed as the end of CDATA
+			}
 			if depth > 0 {
 				if strings.IndexByte(text, '&') >= 0 {
 					if _, err := unescape(text); err != nil {
@@ -420,6 +441,9 @@ func element(s string, i int) (name, value string, j int, err error) {
 					}
 				}
 				continue
+			}
+			if strings.IndexByte(text, '\r') >= 0 {
+				text = normalizeNewlines(text)
 			}
 			if strings.IndexByte(text, '&') >= 0 {
 				if text, err = unescape(text); err != nil {
@@ -437,7 +461,11 @@ func element(s string, i int) (name, value string, j int, err error) {
 				return "", "", i, errXMLMalformed
 			}
 			if depth == 0 {
-				v.cdata(rest[9 : 9+end])
+				c := rest[9 : 9+end]
+				if strings.IndexByte(c, '\r') >= 0 {
+					c = normalizeNewlines(c)
+				}
+				v.cdata(c)
 			}
 			i += 9 + end + 3
 		case strings.HasPrefix(rest, "<!--"):
@@ -563,6 +591,12 @@ func (v *valueBuilder) String() string {
 	return s[:end]
 }
 
+// normalizeNewlines turns "\r\n" and lone "\r" into "\n", as XML requires
+// of parsers (and encoding/xml does).
+func normalizeNewlines(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
+}
+
 // unescape decodes the five predefined entities and character references;
 // anything else is malformed (pushes never use other entities, and a DTD
 // that could declare them is refused).
@@ -634,8 +668,18 @@ func hasDirective(b []byte) bool {
 			return false
 		}
 		b = b[i+2:]
-		if len(b) >= 7 && bytes.EqualFold(b[:7], doctype) || len(b) >= 6 && bytes.EqualFold(b[:6], entity) {
-			return true
+		if len(b) == 0 {
+			return false
+		}
+		switch b[0] | 0x20 { // ASCII lower case
+		case 'd':
+			if len(b) >= 7 && bytes.EqualFold(b[:7], doctype) {
+				return true
+			}
+		case 'e':
+			if len(b) >= 6 && bytes.EqualFold(b[:6], entity) {
+				return true
+			}
 		}
 	}
 }
