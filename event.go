@@ -310,24 +310,20 @@ func parseQuery(raw string, q *pushQuery) bool {
 	return true
 }
 
-var (
-	hdrTextPlain = []string{"text/plain; charset=utf-8"}
-	hdrNosniff   = []string{"nosniff"}
-	bodySuccess  = []byte("success")
-)
+var bodySuccess = []byte("success")
 
 // reply writes a short plain-text answer.
 func reply(w http.ResponseWriter, code int, body string) {
 	hdr := w.Header()
-	hdr["Content-Type"] = hdrTextPlain
-	hdr["X-Content-Type-Options"] = hdrNosniff
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, body)
 }
 
+// replySuccess answers "success", which tells WeChat not to retry.
 func replySuccess(w http.ResponseWriter) {
-	hdr := w.Header()
-	hdr["Content-Type"] = hdrTextPlain
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(bodySuccess)
 }

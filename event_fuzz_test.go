@@ -227,3 +227,63 @@ func TestEventCancelledRequest(t *testing.T) {
 	requireSuccess(t, serve(h, req))
 	require.Equal(t, 1, c.total())
 }
+
+// FuzzEventParsePush is the parser alone (many more executions per second
+// than FuzzEventHandler): it must never panic, and whatever it accepts
+// encoding/xml must accept with the same values. Inputs it finds are added
+// to FuzzEventHandler's corpus (mode 0) as regression seeds.
+func FuzzEventParsePush(f *testing.F) {
+	samples, _ := filepath.Glob(filepath.Join("testdata", "events", "*.xml"))
+	for _, name := range samples {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Add(v3aMsg)
+	f.Add(v2Msg2)
+	f.Add(v3aOuter)
+	f.Add("<xml><Code>x <![CDATA[y]]> z&#x4e2d;</Code><A b='c'><B/></A></xml>")
+	f.Add("<?xml version='1.0'?><!-- c --><xml ><Code>\r\n<![CDATA[a\rb]]></Code></xml><?pi x?>")
+	f.Fuzz(func(t *testing.T, doc string) {
+		var pf pushFields
+		if parsePush(doc, &pf) != nil {
+			return
+		}
+		var std stdPush
+		if err := xml.Unmarshal([]byte(doc), &std); err != nil {
+			t.Fatalf("accepted %q, which encoding/xml refuses: %v", doc, err)
+		}
+		for _, c := range [][3]string{
+			{"ToUserName", pf.ToUserName, std.ToUserName},
+			{"FromUserName", pf.FromUserName, std.FromUserName},
+			{"CreateTime", pf.CreateTime, std.CreateTime},
+			{"MsgType", pf.MsgType, std.MsgType},
+			{"Event", pf.Event, std.Event},
+			{"Status", pf.Status, std.Status},
+			{"CardId", pf.CardID, std.CardID},
+			{"Code", pf.Code, std.Code},
+			{"SuccOrderId", pf.SuccOrderID, std.SuccOrderID},
+			{"FailOrderId", pf.FailOrderID, std.FailOrderID},
+			{"AppId", pf.AppID, std.AppID},
+			{"AuthorizeAppId", pf.AuthorizeAppID, std.AuthorizeAppID},
+			{"Source", pf.Source, std.Source},
+			{"title", pf.Title, std.Title},
+			{"phone", pf.Phone, std.Phone},
+			{"tax_no", pf.TaxNo, std.TaxNo},
+			{"addr", pf.Addr, std.Addr},
+			{"bank_type", pf.BankType, std.BankType},
+			{"bank_no", pf.BankNo, std.BankNo},
+			{"attach", pf.Attach, std.Attach},
+			{"title_type", pf.TitleType, std.TitleType},
+			{"fpqqlsh", pf.Fpqqlsh, std.Fpqqlsh},
+			{"status", pf.LowerStatus, std.LowerStatus},
+			{"nsrsbh", pf.Nsrsbh, std.Nsrsbh},
+		} {
+			if strings.TrimSpace(c[1]) != strings.TrimSpace(c[2]) {
+				t.Fatalf("%s: got %q, encoding/xml reads %q in %q", c[0], c[1], c[2], doc)
+			}
+		}
+	})
+}

@@ -520,9 +520,13 @@ type valueBuilder struct {
 	val     string // the value so far, while it is a single substring
 	buf     []byte // the value so far, once it has several segments
 	multi   bool
-	started bool   // a CDATA section or non-space text was appended
-	pending string // whitespace-only text after the start, kept until more content follows
-	protect int    // length the final trim must not cut below (end of the last CDATA)
+	started bool // a CDATA section or non-space text was appended
+	// Whitespace-only text after the start, kept until more content follows:
+	// a substring while there is one segment, then a buffer, so that many
+	// segments (separated by comments) stay linear.
+	pending      string
+	pendingMulti []byte
+	protect      int // length the final trim must not cut below (end of the last CDATA)
 }
 
 func (v *valueBuilder) text(t string) {
@@ -536,7 +540,15 @@ func (v *valueBuilder) text(t string) {
 		return
 	}
 	if strings.TrimLeft(t, " \t\r\n") == "" {
-		v.pending += t
+		switch {
+		case v.pendingMulti != nil:
+			v.pendingMulti = append(v.pendingMulti, t...)
+		case v.pending == "":
+			v.pending = t
+		default:
+			v.pendingMulti = append(append(make([]byte, 0, 2*(len(v.pending)+len(t))), v.pending...), t...)
+			v.pending = ""
+		}
 		return
 	}
 	v.add(t)
@@ -549,7 +561,11 @@ func (v *valueBuilder) cdata(c string) {
 }
 
 func (v *valueBuilder) add(x string) {
-	if v.pending != "" {
+	if v.pendingMulti != nil {
+		p := string(v.pendingMulti)
+		v.pendingMulti = nil
+		v.add(p)
+	} else if v.pending != "" {
 		p := v.pending
 		v.pending = ""
 		v.add(p)

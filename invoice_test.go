@@ -124,21 +124,42 @@ func TestValidationSendsNothing(t *testing.T) {
 		call  func() error
 	}{
 		{"req", func() error { _, err := c.InsertInvoice(bg, nil); return err }},
-		{"OrderID", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.OrderID = "" })); return err }},
-		{"CardID", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.CardID = "" })); return err }},
-		{"AppID", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.AppID = "" })); return err }},
-		{"Invoice.Fee", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Fee = -1 })); return err }},
-		{"Invoice.Tax", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Tax = -1 })); return err }},
+		{"OrderID", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.OrderID = "" }))
+			return err
+		}},
+		{"CardID", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.CardID = "" }))
+			return err
+		}},
+		{"AppID", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.AppID = "" }))
+			return err
+		}},
+		{"Invoice.Fee", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Fee = -1 }))
+			return err
+		}},
+		{"Invoice.Tax", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Tax = -1 }))
+			return err
+		}},
 		{"Invoice.FeeWithoutTax", func() error {
 			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.FeeWithoutTax = -5 }))
 			return err
 		}},
-		{"Invoice.Title", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Title = "" })); return err }},
+		{"Invoice.Title", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Title = "" }))
+			return err
+		}},
 		{"Invoice.BillingTime", func() error {
 			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.BillingTime = time.Time{} }))
 			return err
 		}},
-		{"Invoice.BillingNo", func() error { _, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.BillingNo = "" })); return err }},
+		{"Invoice.BillingNo", func() error {
+			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.BillingNo = "" }))
+			return err
+		}},
 		{"Invoice.PDFMediaID", func() error {
 			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.PDFMediaID = "" }))
 			return err
@@ -151,7 +172,10 @@ func TestValidationSendsNothing(t *testing.T) {
 			_, err := c.InsertInvoice(bg, mut(func(r *InsertInvoiceRequest) { r.Invoice.Items[0].Name = "" }))
 			return err
 		}},
-		{"Payee", func() error { _, err := c.CreateCard(bg, &CreateCardRequest{Type: "t", BaseInfo: CardBaseInfo{LogoURL: "l", Title: "x"}}); return err }},
+		{"Payee", func() error {
+			_, err := c.CreateCard(bg, &CreateCardRequest{Type: "t", BaseInfo: CardBaseInfo{LogoURL: "l", Title: "x"}})
+			return err
+		}},
 		{"BaseInfo.LogoURL", func() error { _, err := c.CreateCard(bg, &CreateCardRequest{Payee: "p", Type: "t"}); return err }},
 		{"Status", func() error {
 			return c.UpdateStatus(bg, &UpdateStatusRequest{CardID: "c", Code: "1", Status: "INVOICE_REIMBURSE_VOID"})
