@@ -181,4 +181,3 @@ func BenchmarkUpload(b *testing.B) {
 		}
 	})
 }
-
