@@ -179,6 +179,9 @@ type EventHandler struct {
 	onTitle     func(context.Context, *SubmitInvoiceTitleEvent) error
 	onCloud     func(context.Context, *CloudInvoiceResultEvent) error
 	onEvent     func(context.Context, *Event) error
+	// component, when set (Component.EventHandler), receives every
+	// authenticated, decrypted message instead of the invoice dispatcher.
+	component func(w http.ResponseWriter, r *http.Request, msg []byte)
 
 	deduper Deduper
 	ttl     time.Duration
@@ -479,6 +482,10 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 			h.refuse(w, r, http.StatusBadRequest, "XML directives are not accepted")
 			return
 		}
+		if h.component != nil {
+			h.component(w, r, msg)
+			return
+		}
 		f = pushFields{}
 		if err := parsePush(string(msg), &f); err != nil {
 			h.refuse(w, r, http.StatusBadRequest, err.Error())
@@ -547,6 +554,7 @@ const (
 	kindTitle
 	kindCloud
 	kindGeneric
+	kindFunc // run: a component push (component_event.go)
 )
 
 // pending is a decoded push on its way to a callback.
@@ -557,6 +565,7 @@ type pending struct {
 	title     SubmitInvoiceTitleEvent
 	cloud     CloudInvoiceResultEvent
 	generic   Event
+	run       func(context.Context) error
 }
 
 // dispatch builds the typed event and its dedupe key, then runs the callback
@@ -738,6 +747,8 @@ func (h *EventHandler) call(ctx context.Context, p *pending) (err error) {
 		return h.onCloud(ctx, &p.cloud)
 	case kindGeneric:
 		return h.onEvent(ctx, &p.generic)
+	case kindFunc:
+		return p.run(ctx)
 	}
 	return nil
 }

@@ -119,7 +119,11 @@ func (f *pushFields) set(name, value string) error {
 }
 
 // parsePush reads doc, a complete push document, into f.
-func parsePush(doc string, f *pushFields) error {
+func parsePush(doc string, f *pushFields) error { return parseFields(doc, f.set) }
+
+// parseFields reads doc, a complete push document, calling set for each
+// top-level field (the component handler reads its own fields with it).
+func parseFields(doc string, set func(name, value string) error) error {
 	if err := checkXMLChars(doc); err != nil {
 		return err
 	}
@@ -163,7 +167,7 @@ func parsePush(doc string, f *pushFields) error {
 			if name, value, i, err = element(s, i+1); err != nil {
 				return err
 			}
-			if err = f.set(name, value); err != nil {
+			if err = set(name, value); err != nil {
 				return err
 			}
 		}
