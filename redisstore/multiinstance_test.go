@@ -1,0 +1,380 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxinvoice/wxinvoice"
+	"github.com/wxinvoice/wxinvoice/redisstore"
+	"github.com/wxinvoice/wxinvoice/wxinvoicetest"
+)
+
+const decryptPath = "/card/code/decrypt"
+
+// instance is one process of a service: its own Client (own in-process
+// token cache), its own Redis connection pool, its own logger.
+type instance struct {
+	client *wxinvoice.Client
+	store  *redisstore.Store
+	rdb    redis.UniversalClient
+	log    *logBuffer
+}
+
+func newInstance(t *testing.T, srv *wxinvoicetest.Server, r *redisServer, opts ...redisstore.Option) *instance {
+	t.Helper()
+	rdb := r.Client()
+	in := &instance{store: redisstore.New(rdb, opts...), rdb: rdb, log: &logBuffer{}}
+	// An HTTP transport of its own, whose idle connections are closed before
+	// srv.Close (registered earlier, so run later), which otherwise waits 5 s
+	// for connections that were dialled but never used.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := wxinvoice.New(srv.AppID, srv.AppSecret, wxinvoice.WithBaseURL(srv.URL),
+		wxinvoice.WithHTTPClient(&http.Client{Transport: tr}),
+		wxinvoice.WithTokenStore(in.store), wxinvoice.WithLogger(in.log.logger()))
+	require.NoError(t, err)
+	in.client = c
+	return in
+}
+
+func (in *instance) token(t *testing.T) string {
+	t.Helper()
+	tok, err := in.client.AccessToken(context.Background())
+	require.NoError(t, err)
+	return tok
+}
+
+// storedToken reads the shared token of srv's appid from the store.
+func storedToken(t *testing.T, s *redisstore.Store, appID string) (string, bool) {
+	t.Helper()
+	tok, ok, err := s.GetToken(context.Background(), "access_token:"+appID)
+	require.NoError(t, err)
+	return tok.Value, ok
+}
+
+// burst makes n concurrent calls spread over the instances, alternating
+// DecryptCode and SetURL, and returns the errors. If mid is not nil it runs
+// once about half of the calls have finished.
+func burst(t *testing.T, srv *wxinvoicetest.Server, ins []*instance, n int, mid func()) []error {
+	t.Helper()
+	enc := srv.EncryptCode("pCard", "123456789012")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	var finished atomic.Int64
+	var midOnce sync.Once
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			c := ins[i%len(ins)].client
+			var err error
+			if i%4 == 3 {
+				_, err = c.SetURL(ctx)
+			} else {
+				var code string
+				code, err = c.DecryptCode(ctx, enc)
+				if err == nil && code != "123456789012" {
+					err = fmt.Errorf("decrypt: got %q", code)
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			if finished.Add(1) == int64(n/2) && mid != nil {
+				midOnce.Do(mid)
+			}
+		}()
+	}
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	t.Logf("burst of %d calls: %v", n, time.Since(t0))
+	return errs
+}
+
+// TestInstancesShareOneToken: three instances, each with its own in-process
+// cache, share one Redis. Hundreds of concurrent calls per phase, with real
+// rotations (RevokeTokens, before and during a burst) and injected 40001
+// rejections of a token WeChat still hands out: the token endpoint is asked
+// once per rotation, plus the one force_refresh needed when WeChat rejects a
+// token its normal fetch still returns.
+func TestInstancesShareOneToken(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	srv := wxinvoicetest.NewServer()
+	t.Cleanup(srv.Close)
+	ins := []*instance{newInstance(t, srv, r), newInstance(t, srv, r), newInstance(t, srv, r)}
+	const calls = 300
+
+	tokens := map[string]bool{}
+	requireShared := func(phase string) string {
+		t.Helper()
+		tok := ins[0].token(t)
+		for _, in := range ins[1:] {
+			require.Equal(t, tok, in.token(t), "%s: instances hold different tokens", phase)
+		}
+		stored, ok := storedToken(t, ins[0].store, srv.AppID)
+		require.True(t, ok, "%s: no token in Redis", phase)
+		require.Equal(t, tok, stored, "%s: Redis holds another token", phase)
+		tokens[tok] = true
+		return tok
+	}
+
+	// Phase 1: cold start, every instance at once.
+	require.Empty(t, burst(t, srv, ins, calls, nil))
+	tok1 := requireShared("cold start")
+	require.Equal(t, wxinvoicetest.TokenStats{Stable: 1}, srv.TokenStats(), "cold start: one fetch for three instances")
+
+	// Phase 2: WeChat rotated the token (another party force-refreshed):
+	// every instance gets 40001; one of them fetches.
+	srv.RevokeTokens()
+	require.Empty(t, burst(t, srv, ins, calls, nil))
+	tok2 := requireShared("after a revocation")
+	require.NotEqual(t, tok1, tok2)
+	require.Equal(t, wxinvoicetest.TokenStats{Stable: 2}, srv.TokenStats(), "one fetch per rotation")
+
+	// Phase 3: WeChat answers 40001 to ten concurrent calls (spread over the
+	// instances) while stable_token still hands out the same token. The
+	// faults are delayed so that all ten carry the same token: one instance
+	// refetches, gets the rejected token back, force-refreshes once; the
+	// others read the new token from Redis.
+	srv.FailNext(decryptPath, 10, wxinvoicetest.Fault{ErrCode: 40001, Delay: 300 * time.Millisecond})
+	require.Empty(t, burst(t, srv, ins, calls, nil))
+	tok3 := requireShared("after injected 40001s")
+	require.NotEqual(t, tok2, tok3)
+	require.Equal(t, wxinvoicetest.TokenStats{Stable: 4, ForceRefresh: 1}, srv.TokenStats(),
+		"ten rejections in three instances: one normal fetch + one force_refresh")
+
+	// Phase 4: rotation in the middle of a burst, with calls in flight.
+	require.Empty(t, burst(t, srv, ins, calls, srv.RevokeTokens))
+	tok4 := requireShared("after a revocation mid-burst")
+	require.NotEqual(t, tok3, tok4)
+	st := srv.TokenStats()
+	require.Equal(t, wxinvoicetest.TokenStats{Stable: 5, ForceRefresh: 1}, st)
+
+	require.Len(t, tokens, 4, "four real rotations")
+	normal := st.Stable - st.ForceRefresh
+	t.Logf("%d calls by %d instances; %d real rotations; token requests: %d normal + %d force_refresh (TokenFetches=%d)",
+		4*calls, len(ins), len(tokens), normal, st.ForceRefresh, srv.TokenFetches())
+	for i, in := range ins {
+		require.NotContains(t, in.log.String(), "level=WARN", "instance %d logged a warning", i)
+	}
+}
+
+// TestInstancesDedupePushes: two EventHandlers (two instances) sharing one
+// Redis receive the same push three times, as WeChat retries: the callback
+// runs once; a failing callback releases the key so that the retry, at
+// whichever instance, is processed.
+func TestInstancesDedupePushes(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	const pushToken = "push-token"
+
+	var mu sync.Mutex
+	seen := map[string]int{}
+	failFirst := map[string]bool{}
+	var handlers []*httptest.Server
+	for range 2 {
+		h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{
+			Token:   pushToken,
+			Deduper: redisstore.New(r.Client()),
+			OnInvoiceStatus: func(_ context.Context, ev *wxinvoice.InvoiceStatusEvent) error {
+				mu.Lock()
+				defer mu.Unlock()
+				seen[ev.Code]++
+				if failFirst[ev.Code] {
+					failFirst[ev.Code] = false
+					return fmt.Errorf("database down")
+				}
+				return nil
+			},
+		})
+		require.NoError(t, err)
+		hs := httptest.NewServer(h)
+		t.Cleanup(hs.Close)
+		handlers = append(handlers, hs)
+	}
+	push := func(to int, code string) (int, string) {
+		xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
+			ToUserName: "gh_0123456789ab", FromUserName: "oUser", CreateTime: time.Unix(1714500000, 0),
+			Status: wxinvoice.ReimburseLock, CardID: "pCard", Code: code,
+		})
+		req, err := wxinvoice.NewPushRequest(context.Background(), handlers[to].URL+"/wechat",
+			wxinvoice.PushConfig{Token: pushToken}, xml)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+
+	// The same push three times, alternating instances: one callback.
+	for i := range 3 {
+		status, body := push(i%2, "000000000001")
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "success", body)
+	}
+	require.Equal(t, 1, seen["000000000001"])
+
+	// Twenty pushes, each delivered three times concurrently to both
+	// instances: one callback each.
+	var wg sync.WaitGroup
+	for p := range 20 {
+		code := fmt.Sprintf("1%011d", p)
+		for i := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				status, _ := push((p+i)%2, code)
+				require.Equal(t, http.StatusOK, status)
+			}()
+		}
+	}
+	wg.Wait()
+	for p := range 20 {
+		require.Equal(t, 1, seen[fmt.Sprintf("1%011d", p)], "push %d", p)
+	}
+
+	// A failing callback: 500, the key is released, the retry (at the other
+	// instance) runs the callback again and succeeds, the third is a duplicate.
+	const code = "000000000002"
+	mu.Lock()
+	failFirst[code] = true
+	mu.Unlock()
+	status, _ := push(0, code)
+	require.Equal(t, http.StatusInternalServerError, status)
+	status, body := push(1, code)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "success", body)
+	status, _ = push(0, code)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, 2, seen[code], "one failed + one successful callback")
+}
+
+// TestRedisOutage: Redis dies mid-run. Clients keep working from their own
+// caches and fetch for themselves (with a warning through their logger);
+// the EventHandler answers 503 so that WeChat retries. Redis comes back
+// (same port, empty): sharing resumes.
+func TestRedisOutage(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	srv := wxinvoicetest.NewServer()
+	t.Cleanup(srv.Close)
+	a, b := newInstance(t, srv, r), newInstance(t, srv, r)
+
+	var callbacks atomic.Int32
+	hlog := &logBuffer{}
+	h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{
+		Token: "push-token", Deduper: redisstore.New(r.Client()), Logger: hlog.logger(),
+		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error { callbacks.Add(1); return nil },
+	})
+	require.NoError(t, err)
+	xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{ToUserName: "gh_0123456789ab",
+		FromUserName: "oUser", Status: wxinvoice.ReimburseClosure, CardID: "pCard", Code: "000000000003"})
+	push := func() int {
+		req, err := wxinvoice.NewPushRequest(context.Background(), "http://instance/wechat",
+			wxinvoice.PushConfig{Token: "push-token"}, xml)
+		require.NoError(t, err)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+
+	// Before: shared.
+	require.Empty(t, burst(t, srv, []*instance{a, b}, 100, nil))
+	tok := a.token(t)
+	require.Equal(t, tok, b.token(t))
+	require.Equal(t, 1, srv.TokenFetches())
+
+	r.Stop()
+
+	// In-process caches carry on without Redis.
+	require.Empty(t, burst(t, srv, []*instance{a, b}, 200, nil))
+	require.Equal(t, 1, srv.TokenFetches(), "cached tokens need no Redis")
+
+	// A new instance fetches for itself (WeChat hands it the current token).
+	c := newInstance(t, srv, r)
+	start := time.Now()
+	require.Equal(t, tok, c.token(t))
+	t.Logf("a new instance's first token with Redis down: %v", time.Since(start))
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Equal(t, 2, srv.TokenFetches())
+	require.Contains(t, c.log.String(), "level=WARN")
+	require.Contains(t, c.log.String(), "token store unavailable; fetching the token in this process")
+
+	// A rotation during the outage: every instance refetches on its own.
+	srv.RevokeTokens()
+	require.Empty(t, burst(t, srv, []*instance{a, b, c}, 300, nil))
+	require.Equal(t, 5, srv.TokenFetches(), "without Redis each of the three instances fetches")
+	tokOutage := a.token(t)
+	require.NotEqual(t, tok, tokOutage)
+	for _, in := range []*instance{a, b, c} {
+		require.Equal(t, tokOutage, in.token(t), "stable_token hands every instance the same token")
+		require.Contains(t, in.log.String(), "token store")
+		require.NotContains(t, in.log.String(), tokOutage, "a token reached the log")
+	}
+
+	// Pushes: 503 (WeChat retries), no callback, promptly.
+	start = time.Now()
+	require.Equal(t, http.StatusServiceUnavailable, push())
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Zero(t, callbacks.Load())
+	require.Contains(t, hlog.String(), "deduper failed; asking WeChat to retry")
+
+	r.Restart()
+	for _, in := range []*instance{a, b, c} {
+		waitHealthy(t, in.rdb)
+	}
+
+	// WeChat's retry is processed now, its next retry is a duplicate.
+	require.Eventually(t, func() bool { return push() == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, http.StatusOK, push())
+	require.EqualValues(t, 1, callbacks.Load())
+
+	// Sharing resumes: Redis came back empty; the next instance to fetch
+	// stores its token, and a fresh instance reads it without fetching.
+	_, ok := storedToken(t, a.store, srv.AppID)
+	require.False(t, ok, "the restarted Redis is empty")
+	d := newInstance(t, srv, r)
+	waitHealthy(t, d.rdb)
+	require.Equal(t, tokOutage, d.token(t))
+	require.Equal(t, 6, srv.TokenFetches(), "Redis empty: d fetches and stores")
+	e := newInstance(t, srv, r)
+	require.Equal(t, tokOutage, e.token(t))
+	require.Equal(t, 6, srv.TokenFetches(), "e reads d's token from Redis")
+	stored, ok := storedToken(t, e.store, srv.AppID)
+	require.True(t, ok)
+	require.Equal(t, tokOutage, stored)
+	require.NotContains(t, e.log.String(), "level=WARN")
+
+	// And the instances that lived through the outage share again: a
+	// rotation costs one fetch for all five.
+	srv.RevokeTokens()
+	require.Empty(t, burst(t, srv, []*instance{a, b, c, d, e}, 300, nil))
+	require.Equal(t, 7, srv.TokenFetches(), "one fetch for five instances after the restart")
+	final := a.token(t)
+	for _, in := range []*instance{b, c, d, e} {
+		require.Equal(t, final, in.token(t))
+	}
+	require.False(t, strings.Contains(hlog.String(), "push-token"))
+}
