@@ -47,6 +47,7 @@ type Client struct {
 	rc      *resty.Client
 	hc      *http.Client // the *http.Client resty wraps; used to stream uploads
 	tokens  *tokenCache
+	tickets *tokenCache // the wx_card api_ticket (merchant.go)
 	retry   RetryPolicy
 	logger  *slog.Logger
 }
@@ -155,6 +156,7 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 		src = &appTokenSource{c: c, appID: appID, secret: appSecret, legacy: cfg.legacyToken}
 	}
 	c.tokens = &tokenCache{src: src, store: cfg.store, key: "access_token:" + appID, logger: c.logger, now: time.Now}
+	c.tickets = newTicketCache(c, cfg.store)
 	return c, nil
 }
 

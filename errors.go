@@ -115,3 +115,32 @@ func (e *OpError) Error() string { return fmt.Sprintf("wxinvoice: %s: %v", e.Op,
 
 // Unwrap returns the underlying error.
 func (e *OpError) Unwrap() error { return e.Err }
+
+// Sentinels of the merchant, reimburser, title and unified-issuing calls.
+// Compare with errors.Is.
+var (
+	// ErrPayMchNotSet (72028): GetPayMch before any SetPayMch.
+	ErrPayMchNotSet = &APIError{Code: 72028, Msg: "invoice never set pay mch info"}
+	// ErrAuthFieldNotSet (72029): GetAuthField (or a type 1 page) before any SetAuthField.
+	ErrAuthFieldNotSet = &APIError{Code: 72029, Msg: "invoice never set auth field"}
+	// ErrScanTextExpired (72044): ScanTitle with a scan_text that is too old
+	// (or one WeChat does not know).
+	ErrScanTextExpired = &APIError{Code: 72044, Msg: "scan text out of time"}
+	// ErrInvoicePlatform (73100): the invoicing platform failed. The invoice
+	// may still have been issued: query it (QueryInvoiceInfo) before issuing
+	// again, and retry only with the same fpqqlsh.
+	ErrInvoicePlatform = &APIError{Code: 73100, Msg: "kaipiao plat error"}
+	// ErrMakeOutTimeout (73105): the invoicing platform timed out. The invoice
+	// may still have been issued: retry with the SAME fpqqlsh (never a new
+	// one) or query it.
+	ErrMakeOutTimeout = &APIError{Code: 73105, Msg: "Kp plat make invoice timeout, please try again with the same fpqqlsh"}
+	// ErrFpqqlshReused (73106): the fpqqlsh was already used with another ddh.
+	ErrFpqqlshReused = &APIError{Code: 73106, Msg: "Fpqqlsh exist with different ddh"}
+	// ErrFpqqlshProcessing (73107): the request with this fpqqlsh is still
+	// being processed and may yet succeed: wait and query it later.
+	ErrFpqqlshProcessing = &APIError{Code: 73107, Msg: "Fpqqlsh is processing, please wait and query later"}
+	// ErrDdhReused (73108): the ddh (order) was already used with another fpqqlsh.
+	ErrDdhReused = &APIError{Code: 73108, Msg: "This ddh with other fpqqlsh already exist"}
+	// ErrFpqqlshNotFound (73109): the invoicing platform has no request with this fpqqlsh.
+	ErrFpqqlshNotFound = &APIError{Code: 73109, Msg: "This Fpqqlsh not exist in kpplat"}
+)

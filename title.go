@@ -1,0 +1,120 @@
+package wxinvoice
+
+import (
+	"context"
+
+	"github.com/wxinvoice/wxinvoice/internal/wire"
+)
+
+// This file is the invoice-title (发票抬头 / 极速开发票) side: putting a title
+// into a user's WeChat, the merchant's title-selection QR code, and reading
+// the title a user shows as a QR code.
+
+var (
+	opGetUserTitleURL   = &operation{path: "/card/invoice/biz/getusertitleurl"}
+	opGetSelectTitleURL = &operation{path: "/card/invoice/biz/getselecttitleurl"}
+	opScanTitle         = &operation{path: "/card/invoice/scantitle"}
+)
+
+// TitleType tells a business title from a personal one (title_type).
+type TitleType int
+
+// The documented title types.
+const (
+	TitleTypeBusiness TitleType = 0 // 单位
+	TitleTypePerson   TitleType = 1 // 个人
+)
+
+// GetUserTitleURLRequest describes a title to offer to users.
+type GetUserTitleURLRequest struct {
+	// UserFill lets the user fill in the title (user_fill 1); otherwise the
+	// merchant gives it (user_fill 0, omitted on the wire as in the official
+	// sample) and Title is required.
+	UserFill bool
+	Title    string // 抬头
+	Phone    string // 联系方式: digits or "-"
+	TaxNo    string // 税号: 15–20 digits or letters per the reference
+	Addr     string // 地址
+	BankType string // 银行类型
+	BankNo   string // 银行号码
+	// OutTitleID is the merchant's own id for the title (开票码).
+	OutTitleID string
+}
+
+// GetUserTitleURL returns a link that adds an invoice title to the user's
+// WeChat (将发票抬头信息录入到用户微信中).
+//
+// WeChat API: POST /card/invoice/biz/getusertitleurl (获取添加抬头链接)
+//
+// Format limits (tax number length, phone characters) are left to WeChat:
+// the official sample itself sends a 10-character tax_no.
+func (c *Client) GetUserTitleURL(ctx context.Context, req *GetUserTitleURLRequest) (string, error) {
+	switch {
+	case req == nil:
+		return "", newValidation("req", "must not be nil")
+	case !req.UserFill && req.Title == "":
+		return "", newValidation("Title", "must not be empty unless UserFill is set")
+	}
+	resp, err := postJSON[wire.URLResponse](ctx, c, opGetUserTitleURL, &wire.UserTitleURLRequest{
+		UserFill: flag(req.UserFill), Title: req.Title, Phone: req.Phone, TaxNo: req.TaxNo, Addr: req.Addr,
+		BankType: req.BankType, BankNo: req.BankNo, OutTitleID: req.OutTitleID,
+	})
+	if err != nil {
+		return "", err
+	}
+	return resp.URL, nil
+}
+
+// GetSelectTitleURLRequest describes a merchant's title-selection page.
+type GetSelectTitleURLRequest struct {
+	// Attach comes back in the submit_invoice_title push
+	// (SubmitInvoiceTitleEvent.Attach), e.g. to tell the cash desk apart.
+	Attach  string
+	BizName string // 商户名称 shown on the page
+}
+
+// GetSelectTitleURL returns the merchant's own title-selection link (商户专属
+// 开票链接), usually shown as a QR code: a user who opens it picks a title,
+// and WeChat pushes submit_invoice_title (EventConfig.OnSubmitInvoiceTitle).
+//
+// WeChat API: POST /card/invoice/biz/getselecttitleurl (获取商户专属二维码)
+func (c *Client) GetSelectTitleURL(ctx context.Context, req *GetSelectTitleURLRequest) (string, error) {
+	if req == nil {
+		req = &GetSelectTitleURLRequest{}
+	}
+	resp, err := postJSON[wire.URLResponse](ctx, c, opGetSelectTitleURL, &wire.SelectTitleURLRequest{Attach: req.Attach, BizName: req.BizName})
+	if err != nil {
+		return "", err
+	}
+	return resp.URL, nil
+}
+
+// UserTitle is an invoice title a user keeps in WeChat.
+type UserTitle struct {
+	Type     TitleType // title_type
+	Title    string
+	Phone    string
+	TaxNo    string
+	Addr     string
+	BankType string
+	BankNo   string
+}
+
+// ScanTitle reads the title behind the QR code a user shows (the text a
+// scanner gun reads from it).
+//
+// WeChat API: POST /card/invoice/scantitle (扫描用户抬头二维码获取抬头)
+//
+// Note the path is not under /biz/. A code that is too old answers
+// ErrScanTextExpired (72044). Third-party platforms cannot call it.
+func (c *Client) ScanTitle(ctx context.Context, scanText string) (*UserTitle, error) {
+	if scanText == "" {
+		return nil, newValidation("scanText", "must not be empty")
+	}
+	resp, err := postJSON[wire.ScanTitleResponse](ctx, c, opScanTitle, &wire.ScanTitleRequest{ScanText: scanText})
+	if err != nil {
+		return nil, err
+	}
+	return &UserTitle{Type: TitleType(resp.TitleType), Title: resp.Title, Phone: resp.Phone, TaxNo: resp.TaxNo,
+		Addr: resp.Addr, BankType: resp.BankType, BankNo: resp.BankNo}, nil
+}
