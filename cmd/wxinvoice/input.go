@@ -151,19 +151,21 @@ func normalize(v any, t reflect.Type, path string) (any, error) {
 		default:
 			return nil, fmt.Errorf("%s: expected an integer", path)
 		}
-		if _, err := strconv.ParseInt(s, 10, 64); err != nil {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
 			return nil, fmt.Errorf("%s: expected an integer (money is in fen, 分), got %s", path, s)
 		}
-		return json.Number(s), nil
+		return json.Number(strconv.FormatInt(n, 10)), nil
 	case reflect.Float32, reflect.Float64:
 		switch x := v.(type) {
 		case json.Number:
 			return x, nil
 		case string:
-			if _, err := strconv.ParseFloat(x, 64); err != nil {
+			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
+			if err != nil {
 				return nil, fmt.Errorf("%s: expected a number, got %q", path, x)
 			}
-			return json.Number(x), nil
+			return f, nil
 		}
 		return nil, fmt.Errorf("%s: expected a number", path)
 	case reflect.String:

@@ -289,7 +289,7 @@ func (r *uploadRun) finish(resultsPath string, files int) error {
 		if code == exitOK || code == exitUsage {
 			code = exitFailure
 		}
-		return &exitError{code, fmt.Errorf("%d of %d uploads failed (first: %v); %s to retry only those", len(s.Failed), r.total, r.first, again)}
+		return &exitError{code, fmt.Errorf("%d of %d files failed to upload (first: %v); %s to retry only those", len(s.Failed), r.total, r.first, again)}
 	}
 	return nil
 }
