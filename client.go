@@ -180,6 +180,9 @@ type operation struct {
 	method string // "POST" unless stated
 	query  string // extra query, appended after the access token (e.g. "&action=get_url")
 	write  bool   // the call changes state on WeChat: never replayed when its outcome is unknown
+	// tokenParam names the token's query parameter; "" means access_token
+	// (the component endpoints take component_access_token).
+	tokenParam string
 }
 
 var opStableToken = &operation{path: "/cgi-bin/stable_token", method: "POST"}
@@ -276,7 +279,11 @@ func do[T any, PT interface {
 }
 
 func (c *Client) endpoint(op *operation, token string) string {
-	return c.baseURL + op.path + "?access_token=" + url.QueryEscape(token) + op.query
+	param := op.tokenParam
+	if param == "" {
+		param = "access_token"
+	}
+	return c.baseURL + op.path + "?" + param + "=" + url.QueryEscape(token) + op.query
 }
 
 // transportError is a failure to get an HTTP response.

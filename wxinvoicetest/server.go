@@ -88,6 +88,8 @@ type Server struct {
 	requests []Request
 	faults   map[string]*faultPlan
 	push     pushState
+
+	compState *componentState // the third-party platform side (component.go), created on first use
 }
 
 // Option configures a Server.
@@ -243,6 +245,14 @@ func (s *Server) routeTable() map[string]route {
 		"/nontax/createbillcard":              {routeAPI, s.handleCreateBillCard},
 		"/nontax/insertbill":                  {routeAPI, s.handleInsertBill},
 		downloadPath:                          {routeRaw, s.handleDownload},
+
+		// The third-party platform (component.go): component_access_token in the query.
+		"/cgi-bin/component/api_component_token":     {routeToken, s.handleComponentToken},
+		"/cgi-bin/component/api_start_push_ticket":   {routeToken, s.handleStartPushTicket},
+		"/cgi-bin/component/api_create_preauthcode":  {routeToken, s.handleCreatePreAuthCode},
+		"/cgi-bin/component/api_query_auth":          {routeToken, s.handleQueryAuth},
+		"/cgi-bin/component/api_authorizer_token":    {routeToken, s.handleAuthorizerToken},
+		"/cgi-bin/component/api_get_authorizer_list": {routeToken, s.handleAuthorizerList},
 	}
 }
 

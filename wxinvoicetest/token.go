@@ -24,6 +24,8 @@ const (
 	kindToken  tokenKind = iota // GET /cgi-bin/token
 	kindStable                  // POST /cgi-bin/stable_token
 	kindIssued                  // Server.IssueToken
+
+	kindAuthorizer // an authorizer_access_token (component.go)
 )
 
 type accessToken struct {
