@@ -146,7 +146,7 @@ func withFlagHint(err error, flags []flagField, args []string) error {
 func (a *app) platformCmds() []*cobra.Command {
 	return []*cobra.Command{
 		a.seturlCmd(), a.createcardCmd(), a.uploadCmd(), a.getpdfCmd(), a.insertCmd(),
-		a.statusCmd(), a.decryptCmd(), a.insertbillCmd(),
+		a.statusCmd(), a.decryptCmd(),
 	}
 }
 
@@ -156,9 +156,7 @@ func (a *app) seturlCmd() *cobra.Command {
 		short:   "Get the platform's invoice_url and s_pappid (获取开票平台识别码)",
 		long:    "Calls POST /card/invoice/seturl and prints the platform's invoice_url and the s_pappid in it.",
 		noInput: true,
-		call: func(ctx context.Context, _ *app, c *wxinvoice.Client, _ *struct{}) (*wxinvoice.SetURLResponse, error) {
-			return c.SetURL(ctx)
-		},
+		call:    viaGetter((*wxinvoice.Client).SetURL),
 	})
 }
 
@@ -176,9 +174,7 @@ The request is a CreateCardRequest (-f, see --example); the flags set its requir
 			{name: "logo-url", path: "BaseInfo.LogoURL", usage: "logo URL (a permanent material URL)"},
 			{name: "title", path: "BaseInfo.Title", usage: "收款方名称 shown in the card (≤ 9 characters)"},
 		},
-		call: func(ctx context.Context, _ *app, c *wxinvoice.Client, req *wxinvoice.CreateCardRequest) (*wxinvoice.CreateCardResponse, error) {
-			return c.CreateCard(ctx, req)
-		},
+		call: viaMethod((*wxinvoice.Client).CreateCard),
 	})
 }
 
@@ -199,9 +195,7 @@ a duplicate answers errcode 72042.`,
 			{name: "card-id", path: "CardID", usage: "the card template (createcard)"},
 			{name: "pdf-media-id", path: "Invoice.PDFMediaID", usage: "s_media_id of the uploaded PDF (upload)"},
 		},
-		call: func(ctx context.Context, _ *app, c *wxinvoice.Client, req *wxinvoice.InsertInvoiceRequest) (*wxinvoice.InsertInvoiceResponse, error) {
-			return c.InsertInvoice(ctx, req)
-		},
+		call: viaMethod((*wxinvoice.Client).InsertInvoice),
 	})
 }
 
@@ -217,9 +211,7 @@ and prints the bill's code and the user's openid.`,
 			{name: "card-id", path: "CardID", usage: "the bill card template"},
 			{name: "pdf-media-id", path: "Bill.PDFMediaID", usage: "s_media_id of the uploaded PDF (upload)"},
 		},
-		call: func(ctx context.Context, _ *app, c *wxinvoice.Client, req *wxinvoice.InsertBillRequest) (*wxinvoice.InsertBillResponse, error) {
-			return c.InsertBill(ctx, req)
-		},
+		call: viaMethod((*wxinvoice.Client).InsertBill),
 	})
 }
 

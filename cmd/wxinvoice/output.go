@@ -39,8 +39,8 @@ func writeJSON(w io.Writer, v any) error {
 
 // writeTable renders a struct as FIELD VALUE rows (nested fields dotted,
 // slice elements indexed) and a slice of structs as a table with one column
-// per field. Fields tagged json:"-" are hidden, zero fields tagged omitempty
-// are left out.
+// per field. Empty strings and zero times are left out of the rows (JSON
+// output has every field), as are fields tagged json:"-".
 func writeTable(w io.Writer, v any) error {
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
@@ -89,6 +89,9 @@ func writeTable(w io.Writer, v any) error {
 		}
 	} else {
 		for _, c := range flatten(nil, "", rv) {
+			if c.v == "" && c.k != "" {
+				continue
+			}
 			if c.k == "" {
 				fmt.Fprintln(tw, c.v)
 				continue

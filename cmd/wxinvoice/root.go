@@ -209,36 +209,27 @@ Exit codes: 0 ok, 1 other failure, 2 usage or validation (nothing was sent),
 	pf.DurationVar(&a.timeout, "timeout", 30*time.Second, "timeout of each API call")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log each API call (path, errcode, duration; never the token) to stderr")
 
-	root.AddGroup(&cobra.Group{ID: "platform", Title: "Invoicing platform (开票平台) commands:"},
-		&cobra.Group{ID: "other", Title: "Other commands:"})
+	for _, g := range groups {
+		root.AddGroup(&cobra.Group{ID: g[0], Title: g[1]})
+	}
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
-	for _, c := range a.platformCmds() {
-		c.GroupID = "platform"
-		root.AddCommand(c)
-	}
-	for _, c := range a.familyCmds() {
-		if c.GroupID == "" {
-			c.GroupID = "other"
-		}
-		if !root.ContainsGroup(c.GroupID) {
-			root.AddGroup(&cobra.Group{ID: c.GroupID, Title: groupTitles[c.GroupID]})
-		}
-		root.AddCommand(c)
-	}
+	root.AddCommand(withGroup("platform", a.platformCmds()...)...)
+	root.AddCommand(a.familyCmds()...)
 	tc, sc := a.tokenCmd(), a.sandboxCmd()
 	tc.GroupID, sc.GroupID = "other", "other"
 	root.AddCommand(tc, sc)
 	return root
 }
 
-// groupTitles names the help sections of the commands in family.go.
-var groupTitles = map[string]string{
-	"merchant":  "Merchant (商户) commands:",
-	"reimburse": "Reimburser (报销方) commands:",
-	"title":     "Invoice title (抬头) commands:",
-	"nontax":    "Fiscal e-bill (财政电子票据) commands:",
-	"other":     "Other commands:",
+// groups are the sections of the help, in order.
+var groups = [][2]string{
+	{"platform", "Invoicing platform (开票平台) commands:"},
+	{"merchant", "Merchant (商户) commands:"},
+	{"reimburse", "Reimburser (报销方) commands:"},
+	{"title", "Invoice title (抬头) commands:"},
+	{"nontax", "Fiscal e-bill (财政电子票据) commands:"},
+	{"other", "Other commands:"},
 }
 
 func version() string {
