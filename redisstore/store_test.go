@@ -1,10 +1,11 @@
+//go:build unix
+
 package redisstore_test
 
 import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -380,8 +381,7 @@ func TestOnlySingleKeyCommands(t *testing.T) {
 // returns an error promptly, and a done ctx is honoured.
 func TestUnreachableRedisFailsFast(t *testing.T) {
 	t.Parallel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t))) // closed again: connection refused
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{refusedAddr(t)}})
 	t.Cleanup(func() { _ = rdb.Close() })
 	s := redisstore.New(rdb)
 	ctx := context.Background()

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -7,6 +9,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,11 +25,24 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// refusedAddr returns a loopback address where connections are refused: a
+// socket bound to it, never listening, keeps the port reserved.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
+
 func TestRunRedisUnreachable(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
 	start := time.Now()
-	err := run(context.Background(), freeAddr(t), &out)
+	err := run(context.Background(), refusedAddr(t), &out)
 	require.ErrorIs(t, err, errRedisUnreachable)
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.Empty(t, out.String())
