@@ -12,8 +12,17 @@ import (
 
 // Push is one event push, as listed by Server.Pushes.
 type Push struct {
-	URL       string
-	Event     wxinvoice.InvoiceStatusEvent
+	URL string
+	// Name is the event pushed: wxinvoice.EventUpdateInvoiceStatus,
+	// EventUserAuthorizeInvoice, EventSubmitInvoiceTitle or
+	// EventCloudInvoiceResult.
+	Name string
+	// Event is the update_invoice_status event; zero for the other events
+	// (decode XML).
+	Event wxinvoice.InvoiceStatusEvent
+	// XML is the event document as pushed in plaintext mode (before any
+	// encryption).
+	XML       []byte
 	Attempts  []PushAttempt
 	Delivered bool // an attempt was answered 200 with an empty body or "success"
 	Done      bool // delivered, or every attempt failed
@@ -43,6 +52,7 @@ func (s *Server) Pushes() []Push {
 	out := make([]Push, len(s.push.list))
 	for i, p := range s.push.list {
 		out[i] = *p
+		out[i].XML = append([]byte(nil), p.XML...)
 		out[i].Attempts = append([]PushAttempt(nil), p.Attempts...)
 	}
 	return out
@@ -66,7 +76,15 @@ func (s *Server) queuePush(ev wxinvoice.InvoiceStatusEvent) {
 	if s.cfg.pushURL == "" {
 		return
 	}
-	p := &Push{URL: s.cfg.pushURL, Event: ev}
+	s.queueEvent(&Push{Name: wxinvoice.EventUpdateInvoiceStatus, Event: ev, XML: wxinvoice.InvoiceStatusEventXML(&ev)})
+}
+
+// queueEvent queues p (Name and XML set) like queuePush. Callers hold s.mu.
+func (s *Server) queueEvent(p *Push) {
+	if s.cfg.pushURL == "" {
+		return
+	}
+	p.URL = s.cfg.pushURL
 	s.push.list = append(s.push.list, p)
 	s.push.queue = append(s.push.queue, p)
 	s.push.pending++
@@ -114,7 +132,7 @@ func (s *Server) deliverLoop() {
 // answered 200 with an empty body or "success", and anything else (another
 // status, another body, a transport error, the timeout) is retried at once.
 func (s *Server) deliver(client *http.Client, p *Push) {
-	eventXML := wxinvoice.InvoiceStatusEventXML(&p.Event)
+	eventXML := p.XML
 	for i := 0; i <= s.cfg.pushRetries; i++ {
 		a := s.attempt(client, p.URL, eventXML)
 		s.mu.Lock()

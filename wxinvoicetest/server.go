@@ -90,6 +90,7 @@ type Server struct {
 	push     pushState
 
 	compState *componentState // the third-party platform side (component.go), created on first use
+	fam       *familyState    // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
 }
 
 // Option configures a Server.
@@ -239,11 +240,11 @@ func (s *Server) routeTable() map[string]route {
 		"/card/invoice/platform/createcard":   {routeAPI, s.handleCreateCard},
 		"/card/invoice/platform/setpdf":       {routeAPI, s.handleSetPDF},
 		"/card/invoice/platform/getpdf":       {routeAPI, s.handleGetPDF},
-		"/card/invoice/insert":                {routeAPI, s.handleInsert},
+		"/card/invoice/insert":                {routeAPI, s.refuseRejected(s.handleInsert)},
 		"/card/code/decrypt":                  {routeAPI, s.handleDecryptCode},
 		"/card/invoice/platform/updatestatus": {routeAPI, s.handleUpdateStatus},
 		"/nontax/createbillcard":              {routeAPI, s.handleCreateBillCard},
-		"/nontax/insertbill":                  {routeAPI, s.handleInsertBill},
+		"/nontax/insertbill":                  {routeAPI, s.refuseRejected(s.handleInsertBill)},
 		downloadPath:                          {routeRaw, s.handleDownload},
 
 		// The third-party platform (component.go): component_access_token in the query.
@@ -253,6 +254,24 @@ func (s *Server) routeTable() map[string]route {
 		"/cgi-bin/component/api_query_auth":          {routeToken, s.handleQueryAuth},
 		"/cgi-bin/component/api_authorizer_token":    {routeToken, s.handleAuthorizerToken},
 		"/cgi-bin/component/api_get_authorizer_list": {routeToken, s.handleAuthorizerList},
+
+		// The merchant, reimburser, title and fiscal-bill sides (merchant.go, reimburse.go, title.go, nontaxbill.go).
+		"/cgi-bin/ticket/getticket":                   {routeRaw, s.handleGetTicket},
+		"/card/invoice/getauthurl":                    {routeAPI, s.handleGetAuthURL},
+		"/card/invoice/getauthdata":                   {routeAPI, s.handleGetAuthData},
+		"/card/invoice/rejectinsert":                  {routeAPI, s.handleRejectInsert},
+		"/card/invoice/setbizattr":                    {routeAPI, s.handleSetBizAttr},
+		"/card/invoice/makeoutinvoice":                {routeAPI, s.handleMakeOutInvoice},
+		"/card/invoice/clearoutinvoice":               {routeAPI, s.handleClearOutInvoice},
+		"/card/invoice/queryinvoceinfo":               {routeAPI, s.handleQueryInvoiceInfo},
+		"/card/invoice/reimburse/getinvoiceinfo":      {routeAPI, s.handleGetInvoiceInfo},
+		"/card/invoice/reimburse/getinvoicebatch":     {routeAPI, s.handleGetInvoiceBatch},
+		"/card/invoice/reimburse/updateinvoicestatus": {routeAPI, s.handleUpdateInvoiceStatus},
+		"/card/invoice/reimburse/updatestatusbatch":   {routeAPI, s.handleUpdateStatusBatch},
+		"/card/invoice/biz/getusertitleurl":           {routeAPI, s.handleGetUserTitleURL},
+		"/card/invoice/biz/getselecttitleurl":         {routeAPI, s.handleGetSelectTitleURL},
+		"/card/invoice/scantitle":                     {routeAPI, s.handleScanTitle},
+		"/nontax/getbillauthurl":                      {routeAPI, s.handleGetBillAuthURL},
 	}
 }
 
