@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxinvoice/wxinvoice"
@@ -172,4 +173,35 @@ func TestFamilyExamples(t *testing.T) {
 		require.NotContains(t, r.stderr, "unknown field", c.Name())
 	}
 	require.Greater(t, n, 20)
+}
+
+// TestEveryFlagIsAField sets every request flag of every command: each must
+// name a field of the command's request (a typo would be "unknown field").
+func TestEveryFlagIsAField(t *testing.T) {
+	t.Parallel()
+	s := newSampleServer(t)
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, nil)
+	notFields := map[string]bool{"file": true, "example": true, "download": true, "help": true}
+	checked := 0
+	for _, c := range root.Commands() {
+		if c.Flags().Lookup("example") == nil {
+			continue
+		}
+		args := []string{c.Name()}
+		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
+			if notFields[f.Name] {
+				return
+			}
+			v := "1"
+			if f.Name == "set" {
+				v = "lock"
+			}
+			args = append(args, "--"+f.Name, v)
+			checked++
+		})
+		r := cli(t, s.env(), "", args...)
+		require.NotContains(t, r.stderr, "unknown field", "%v", args)
+		require.NotContains(t, r.stderr, "input:", "%v", args)
+	}
+	require.Greater(t, checked, 30)
 }

@@ -49,7 +49,7 @@ its expiry. With --download FILE the PDF is fetched from pdf_url and saved to FI
 			if err != nil {
 				return nil, err
 			}
-			out := &getPDFResult{PDFURL: resp.PDFURL, ExpireTime: resp.ExpireTime}
+			out := &getPDFResult{PDFURL: resp.PDFURL, ExpireTime: resp.ExpireTime.Truncate(time.Second)}
 			if download != "" {
 				n, err := a.download(ctx, resp.PDFURL, download)
 				if err != nil {
