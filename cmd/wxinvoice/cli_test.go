@@ -350,6 +350,8 @@ func TestErrors(t *testing.T) {
 	}{
 		{name: "missing card id", args: []string{"status", "--code", ins.Code, "--set", "cancel"}, code: exitUsage,
 			stderr: []string{"invalid CardID: must not be empty", "--card-id"}, path: "/card/invoice/platform/updatestatus", noCalls: true},
+		{name: "missing s_media_id", args: []string{"getpdf"}, code: exitUsage,
+			stderr: []string{"invalid sMediaID: must not be empty (set it with --s-media-id)"}, path: "/card/invoice/platform/getpdf", noCalls: true},
 		{name: "bad status", args: []string{"status", "--card-id", cc.CardID, "--code", ins.Code, "--set", "voided"}, code: exitUsage,
 			stderr: []string{`unknown status "voided"`}, path: "/card/invoice/platform/updatestatus", noCalls: true},
 		{name: "bad output", args: []string{"seturl", "-o", "yaml"}, code: exitUsage,

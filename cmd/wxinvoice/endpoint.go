@@ -129,12 +129,12 @@ func withFlagHint(err error, flags []flagField, args []string) error {
 		return err
 	}
 	for _, f := range flags {
-		if f.path == ve.Field {
+		if strings.EqualFold(f.path, ve.Field) {
 			return &flagHint{err, "set it with --" + f.name}
 		}
 	}
 	for i, p := range args {
-		if p == ve.Field {
+		if strings.EqualFold(p, ve.Field) {
 			return &flagHint{err, fmt.Sprintf("give it as argument %d", i+1)}
 		}
 	}
