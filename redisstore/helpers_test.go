@@ -28,6 +28,8 @@ type redisServer struct {
 	t    *testing.T
 	bin  string
 	dir  string
+	args func(port int) []string // extra arguments
+	conf string                  // config file, first argument, if any
 	Addr string
 
 	mu   sync.Mutex
@@ -37,16 +39,25 @@ type redisServer struct {
 
 // startRedis starts a redis-server for t. Without redis-server on PATH the
 // test is skipped, except under CI=true, where it fails.
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t *testing.T) *redisServer { t.Helper(); return startRedisArgs(t, nil) }
+
+// lookPath finds a Redis binary: skip without it, fail under CI=true.
+func lookPath(t *testing.T, name string) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
+	bin, err := exec.LookPath(name)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not on PATH; CI must install it (apt-get install -y redis-server)")
+			t.Fatalf("%s is not on PATH; CI must install it (apt-get install -y redis-server)", name)
 		}
-		t.Skip("redis-server is not on PATH; install it (apt-get install -y redis-server) to run the redisstore tests")
+		t.Skipf("%s is not on PATH; install it (apt-get install -y redis-server) to run the redisstore tests", name)
 	}
-	r := &redisServer{t: t, bin: bin, dir: t.TempDir()}
+	return bin
+}
+
+// startRedisArgs is startRedis with extra redis-server arguments.
+func startRedisArgs(t *testing.T, args func(port int) []string) *redisServer {
+	t.Helper()
+	r := &redisServer{t: t, bin: lookPath(t, "redis-server"), dir: t.TempDir(), args: args}
 	t.Cleanup(r.Stop)
 	var lastErr error
 	for range 5 { // another test may take the free port before redis binds it
@@ -90,8 +101,16 @@ func (r *redisServer) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir)
+	var args []string
+	if r.conf != "" {
+		args = append(args, r.conf)
+	}
+	args = append(args, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", r.dir)
+	if r.args != nil {
+		p, _ := strconv.Atoi(port)
+		args = append(args, r.args(p)...)
+	}
+	cmd := exec.Command(r.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -177,6 +196,55 @@ func (r *redisServer) signal(sig syscall.Signal) {
 	if r.cmd != nil {
 		_ = r.cmd.Process.Signal(sig)
 	}
+}
+
+// startCluster starts a Redis Cluster of three masters and returns their
+// addresses (a redis.UniversalClient given several addresses is a
+// *redis.ClusterClient).
+func startCluster(t *testing.T) []string {
+	t.Helper()
+	cli := lookPath(t, "redis-cli")
+	var addrs []string
+	for range 3 {
+		r := startRedisArgs(t, func(int) []string {
+			return []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+				"--cluster-port", strconv.Itoa(freePort(t)), "--cluster-node-timeout", "5000"}
+		})
+		addrs = append(addrs, r.Addr)
+	}
+	out, err := exec.Command(cli, append(append([]string{"--cluster", "create"}, addrs...), "--cluster-yes")...).CombinedOutput()
+	require.NoError(t, err, "redis-cli --cluster create: %s", out)
+	for _, a := range addrs {
+		require.Eventually(t, func() bool {
+			rdb := redis.NewClient(&redis.Options{Addr: a})
+			defer rdb.Close()
+			info, err := rdb.ClusterInfo(context.Background()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok")
+		}, 20*time.Second, 50*time.Millisecond, "cluster did not converge")
+	}
+	return addrs
+}
+
+// startSentinel starts a master and one Sentinel monitoring it as
+// "mymaster", and returns the Sentinel's address.
+func startSentinel(t *testing.T) string {
+	t.Helper()
+	master := startRedis(t)
+	host, port, _ := net.SplitHostPort(master.Addr)
+	conf := filepath.Join(t.TempDir(), "sentinel.conf") // Sentinel rewrites it
+	require.NoError(t, os.WriteFile(conf, []byte("sentinel monitor mymaster "+host+" "+port+" 1\n"), 0o600))
+	r := &redisServer{t: t, bin: master.bin, dir: t.TempDir(), conf: conf,
+		args: func(int) []string { return []string{"--sentinel"} }}
+	t.Cleanup(r.Stop)
+	var err error
+	for range 5 {
+		r.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+		if err = r.start(); err == nil {
+			return r.Addr
+		}
+	}
+	t.Fatalf("redis-server --sentinel did not start: %v", err)
+	return ""
 }
 
 // Client returns a new go-redis client for the server (a separate connection

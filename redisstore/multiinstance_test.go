@@ -35,7 +35,12 @@ type instance struct {
 
 func newInstance(t *testing.T, srv *wxinvoicetest.Server, r *redisServer, opts ...redisstore.Option) *instance {
 	t.Helper()
-	rdb := r.Client()
+	return newInstanceOn(t, srv, r.Client(), opts...)
+}
+
+// newInstanceOn is newInstance on a Redis client of the caller's.
+func newInstanceOn(t *testing.T, srv *wxinvoicetest.Server, rdb redis.UniversalClient, opts ...redisstore.Option) *instance {
+	t.Helper()
 	in := &instance{store: redisstore.New(rdb, opts...), rdb: rdb, log: &logBuffer{}}
 	// An HTTP transport of its own, whose idle connections are closed before
 	// srv.Close (registered earlier, so run later), which otherwise waits 5 s
