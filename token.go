@@ -234,24 +234,34 @@ func (tc *tokenCache) fetch(ctx context.Context) (Token, error) {
 	unlock, acquired, err := tc.store.LockToken(ctx, tc.key, storeLockTTL)
 	if err != nil {
 		tc.logger.Warn("wxinvoice: token store unavailable; fetching the token in this process", "err", err)
-		return tc.fromSourceAndStore(ctx, rejected)
+		return tc.fromSource(ctx, rejected) // no SetToken: the store just failed
 	}
 	if !acquired {
-		// Another process is fetching: wait for its token, then fall back.
+		// Another process is fetching: read its token as soon as it is
+		// stored, or take the lock over once the holder gave up.
 		deadline := time.NewTimer(storeLockTTL)
 		defer deadline.Stop()
 		tick := time.NewTicker(storePollEvery)
 		defer tick.Stop()
-		for {
+		for !acquired {
 			select {
 			case <-ctx.Done():
 				return Token{}, ctx.Err()
 			case <-deadline.C:
 				return tc.fromSourceAndStore(ctx, rejected)
 			case <-tick.C:
-				if t, ok := tc.fromStore(ctx, rejected); ok {
-					return t, nil
-				}
+			}
+			t, ok, err := tc.store.GetToken(ctx, tc.key)
+			if err != nil {
+				tc.logger.Warn("wxinvoice: token store unavailable; fetching the token in this process", "err", err)
+				return tc.fromSource(ctx, rejected)
+			}
+			if ok && tc.fresh(t, rejected) {
+				return t, nil
+			}
+			if unlock, acquired, err = tc.store.LockToken(ctx, tc.key, storeLockTTL); err != nil {
+				tc.logger.Warn("wxinvoice: token store unavailable; fetching the token in this process", "err", err)
+				return tc.fromSource(ctx, rejected)
 			}
 		}
 	}
@@ -268,12 +278,18 @@ func (tc *tokenCache) fromStore(ctx context.Context, rejected string) (Token, bo
 		tc.logger.Warn("wxinvoice: token store read failed", "err", err)
 		return Token{}, false
 	}
-	now := tc.now()
-	if !ok || t.Value == "" || t.Value == rejected || !tc.usable(&t, now) ||
-		(!t.ExpiresAt.IsZero() && t.ExpiresAt.Sub(now) < refreshAhead) {
+	if !ok || !tc.fresh(t, rejected) {
 		return Token{}, false
 	}
 	return t, true
+}
+
+// fresh reports whether a stored token may be adopted: not the rejected one,
+// and not so close to expiry that it should be refreshed.
+func (tc *tokenCache) fresh(t Token, rejected string) bool {
+	now := tc.now()
+	return t.Value != "" && t.Value != rejected && tc.usable(&t, now) &&
+		(t.ExpiresAt.IsZero() || t.ExpiresAt.Sub(now) >= refreshAhead)
 }
 
 func (tc *tokenCache) fromSourceAndStore(ctx context.Context, rejected string) (Token, error) {
@@ -331,7 +347,13 @@ func (s *appTokenSource) RefreshToken(ctx context.Context, rejected string) (Tok
 	if err != nil || t.Value != rejected || s.legacy || !s.allowForce() {
 		return t, err
 	}
-	return s.fetch(ctx, true)
+	forced, err := s.fetch(ctx, true)
+	if err != nil {
+		// Keep the normal token: the replay reports WeChat's verdict on it.
+		s.c.logger.Warn("wxinvoice: force_refresh failed", "err", err)
+		return t, nil
+	}
+	return forced, nil
 }
 
 func (s *appTokenSource) allowForce() bool {

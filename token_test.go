@@ -296,3 +296,24 @@ func TestEarlyRefreshKeepsServing(t *testing.T) {
 	require.Eventually(t, func() bool { return ts.tokenCalls.Load() == 2 }, 2*time.Second, 5*time.Millisecond)
 	require.Eventually(t, func() bool { v, _ := c.AccessToken(bg); return v == "tok-2" }, 2*time.Second, 5*time.Millisecond)
 }
+
+// A process that took the store's lock and gave up (its fetch failed) must
+// not make the others wait out the lock: they take it over.
+func TestTokenStoreLockHolderGivesUp(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	store := NewMemoryTokenStore()
+	unlock, ok, err := store.LockToken(bg, "access_token:"+testAppID, time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	time.AfterFunc(100*time.Millisecond, unlock) // the other process failed and released
+	c := ts.client(t, WithTokenStore(store))
+	start := time.Now()
+	tok, err := c.AccessToken(bg)
+	require.NoError(t, err)
+	require.Equal(t, testToken, tok)
+	require.Less(t, time.Since(start), 2*time.Second, "took the lock over instead of waiting 10 s")
+	stored, ok, _ := store.GetToken(bg, "access_token:"+testAppID)
+	require.True(t, ok)
+	require.Equal(t, testToken, stored.Value)
+}
