@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -120,9 +121,10 @@ type Component struct {
 }
 
 // NewComponent returns a Component for the platform appID with its
-// appSecret. The options are the Client's: WithBaseURL, WithHTTPClient,
-// WithRetryPolicy and WithLogger apply to the component's calls and are
-// inherited by Client; WithTokenStore sets the TokenStore that holds every
+// appSecret. The options are the Client's: WithBaseURL, WithHTTPClient
+// (default: one dedicated transport shared by the component and every
+// merchant's Client), WithRetryPolicy and WithLogger apply to the
+// component's calls and are inherited by Client; WithTokenStore sets the TokenStore that holds every
 // ticket and token (default: NewMemoryTokenStore(), which is lost on
 // restart — use a durable store such as redisstore in production, since a
 // lost refresh token can only be recovered with api_get_authorizer_list);
@@ -141,6 +143,14 @@ func NewComponent(appID, appSecret string, opts ...Option) (*Component, error) {
 	}
 	cp := &Component{appID: appID, secret: appSecret, store: cfg.store, opts: slices.Clone(opts),
 		logger: cfg.logger, now: time.Now, auths: map[string]*tokenCache{}}
+	if cfg.hc == nil {
+		// One connection pool for the component and every merchant's Client
+		// (New's default, shared), so that a Client per request is cheap.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = 30 * time.Second
+		tr.MaxIdleConnsPerHost = 64
+		cp.opts = append([]Option{WithHTTPClient(&http.Client{Transport: tr})}, cp.opts...)
+	}
 	if cp.store == nil {
 		cp.store = NewMemoryTokenStore()
 	}
@@ -148,7 +158,7 @@ func NewComponent(appID, appSecret string, opts ...Option) (*Component, error) {
 	if cfg.ts != nil {
 		src = cfg.ts
 	}
-	c, err := New(appID, "", append(slices.Clip(opts), WithTokenSource(src), WithTokenStore(cp.store))...)
+	c, err := New(appID, "", append(slices.Clip(cp.opts), WithTokenSource(src), WithTokenStore(cp.store))...)
 	if err != nil {
 		return nil, err
 	}
@@ -514,9 +524,11 @@ func (cp *Component) AuthorizerTokenSource(authorizerAppID string) TokenSource {
 
 // Client returns a *Client that calls the e-invoice APIs as the authorizer
 // (the merchant's Official Account), with its authorizer_access_token. It
-// inherits the Component's options (base URL, HTTP client, retry policy,
-// logger), then opts; the token always comes from AuthorizerTokenSource, so
-// WithTokenSource and WithTokenStore in opts are ignored.
+// inherits the Component's options (base URL, HTTP client — one connection
+// pool for all —, retry policy, logger), then opts; the token always comes
+// from AuthorizerTokenSource, so WithTokenSource and WithTokenStore in opts
+// are ignored. Creating a Client is cheap (the token cache lives in the
+// Component), but a Client may as well be kept per merchant.
 func (cp *Component) Client(authorizerAppID string, opts ...Option) (*Client, error) {
 	if authorizerAppID == "" {
 		return nil, newValidation("authorizerAppID", "must not be empty")
