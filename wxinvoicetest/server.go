@@ -323,7 +323,9 @@ func (s *Server) setBase(l net.Listener) {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A short grace for answers in flight; connections a client opened
+		// but never used would otherwise hold Shutdown for 5 s.
+		ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
 		defer cancel()
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
 			_ = s.httpSrv.Close()
