@@ -431,7 +431,9 @@ func (c *Client) SetAuthField(ctx context.Context, f *AuthField) error {
 }
 
 // GetAuthField returns the fields of the account's type 1 authorization
-// pages. WeChat answers ErrAuthFieldNotSet (72029) when none were set.
+// pages. Before any SetAuthField expect ErrAuthFieldNotSet (72029, "invoice
+// never set auth field"; the reference does not tie the code to this call,
+// the fake server answers it).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_auth_field (查询授权页字段信息)
 func (c *Client) GetAuthField(ctx context.Context) (*AuthField, error) {
@@ -507,8 +509,10 @@ func (c *Client) SetPayMch(ctx context.Context, info *PayMchInfo) error {
 	return err
 }
 
-// GetPayMch returns the account's WeChat Pay merchant link. WeChat answers
-// ErrPayMchNotSet (72028) when none was set.
+// GetPayMch returns the account's WeChat Pay merchant link. Before any
+// SetPayMch expect ErrPayMchNotSet (72028, "invoice never set pay mch info";
+// the reference does not tie the code to this call, the fake server answers
+// it).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_pay_mch (查询商户号与开票平台关联情况)
 func (c *Client) GetPayMch(ctx context.Context) (*PayMchInfo, error) {
@@ -544,8 +548,9 @@ func (c *Client) SetContact(ctx context.Context, ct *Contact) error {
 	return err
 }
 
-// GetContact returns the merchant's contact. The fake server answers
-// ErrContactNotSet (72063) when none was set.
+// GetContact returns the merchant's contact. Before any SetContact expect
+// ErrContactNotSet (72063; the reference does not tie the code to this call,
+// the fake server answers it).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_contact (查询商户联系方式)
 func (c *Client) GetContact(ctx context.Context) (*Contact, error) {
