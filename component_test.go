@@ -583,8 +583,11 @@ func TestComponentSecretsNeverLeak(t *testing.T) {
 	ct.mux.HandleFunc("/cgi-bin/component/api_authorizer_token", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"authorizer_access_token":"AT-SECRET","expires_in":7200,"authorizer_refresh_token":"RT-SECRET-NEW"}`)
 	})
+	var listAnswer atomic.Pointer[string]
+	ok := `{"total_count":1,"list":[{"authorizer_appid":"` + authAppID + `","refresh_token":"RT-SECRET-LISTED","auth_time":1}]}`
+	listAnswer.Store(&ok)
 	ct.mux.HandleFunc("/cgi-bin/component/api_get_authorizer_list", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, `{"total_count":1,"list":[{"authorizer_appid":"`+authAppID+`","refresh_token":"RT-SECRET-LISTED","auth_time":1}]}`)
+		_, _ = io.WriteString(w, *listAnswer.Load())
 	})
 	var errs []string
 	store.prefix = "authorizer_refresh_token:"
@@ -598,8 +601,29 @@ func TestComponentSecretsNeverLeak(t *testing.T) {
 	require.Error(t, err)
 	errs = append(errs, err.Error())
 	require.NotEmpty(t, logs.String())
+
+	// An answer that does not decode is not quoted: it carries tokens.
+	bad := `{"total_count":"many","list":[{"authorizer_appid":"wx","refresh_token":"RT-SECRET-LISTED"}]}`
+	listAnswer.Store(&bad)
+	ct.mux.HandleFunc("/cgi-bin/component/api_query_auth", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"authorization_info":{"authorizer_appid":"wx","authorizer_access_token":"AT-SECRET","expires_in":"x","authorizer_refresh_token":"RT-SECRET-QA"}}`)
+	})
+	_, err = ct.cp.AuthorizerList(bg, &AuthorizerListRequest{})
+	require.ErrorContains(t, err, "body withheld")
+	errs = append(errs, err.Error())
+	_, err = ct.cp.QueryAuth(bg, "code")
+	require.ErrorContains(t, err, "body withheld")
+	require.ErrorIs(t, err, ErrOutcomeUnknown, "api_query_auth is not replayed blindly")
+	errs = append(errs, err.Error())
+	ct.tokenAnswer = func(int64) string { return `{"component_access_token":"CT-SECRET","expires_in":"x"}` }
+	cold, err := NewComponent(compAppID, compSecret, WithBaseURL(ct.URL+prefix), WithLogger(logger))
+	require.NoError(t, err)
+	require.NoError(t, cold.storeTicket(bg, compTicket, time.Now()))
+	_, err = cold.AccessToken(bg)
+	require.ErrorContains(t, err, "body withheld")
+	errs = append(errs, err.Error())
 	for _, s := range append(errs, logs.String()) {
-		for _, secret := range []string{"RT-SECRET", "AT-SECRET", compToken, compTicket, compSecret} {
+		for _, secret := range []string{"RT-SECRET", "AT-SECRET", "CT-SECRET", compToken, compTicket, compSecret} {
 			require.NotContains(t, s, secret)
 		}
 	}
