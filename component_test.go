@@ -835,3 +835,32 @@ func TestComponentEventHandler(t *testing.T) {
 }
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestComponentEventHandlerVerifyAndKeyRotation(t *testing.T) {
+	t.Parallel()
+	ct := newCompTest(t)
+	const oldKey = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+	h, err := ct.cp.EventHandler(ComponentEventConfig{Token: "ctoken", EncodingAESKey: vecKey, PreviousEncodingAESKey: oldKey})
+	require.NoError(t, err)
+	// The GET verification of the URL, if WeChat makes one.
+	req, err := NewVerifyRequest(bg, "http://platform.example/wx/component", PushConfig{Token: "ctoken"}, "echo-123")
+	require.NoError(t, err)
+	rec := serve(h, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.Equal(t, "echo-123", rec.Body.String())
+	// A ticket sealed with the previous key during a rotation.
+	msg := "<xml><AppId><![CDATA[appid_value]]></AppId>\n<CreateTime>" + itoa64(time.Now().Unix()) +
+		"</CreateTime>\n<InfoType><![CDATA[component_verify_ticket]]></InfoType>\n<ComponentVerifyTicket><![CDATA[ticket@@@rotated]]></ComponentVerifyTicket>\n</xml>"
+	requireSuccess(t, serve(h, compPush(t, PushConfig{Token: "ctoken", EncodingAESKey: oldKey, AppID: compAppID}, msg)))
+	tk, ok, err := ct.store.GetToken(bg, ct.cp.ticketKey())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "ticket@@@rotated", tk.Value)
+	// A store that refuses the ticket: 5xx, so WeChat pushes it again.
+	store := &prefixFailStore{TokenStore: NewMemoryTokenStore(), prefix: "component_verify_ticket:"}
+	cp, err := NewComponent(compAppID, compSecret, WithTokenStore(store))
+	require.NoError(t, err)
+	h2, err := cp.EventHandler(ComponentEventConfig{Token: "ctoken", EncodingAESKey: vecKey})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusInternalServerError, serve(h2, compPush(t, PushConfig{Token: "ctoken", EncodingAESKey: vecKey, AppID: compAppID}, msg)).Code)
+}
