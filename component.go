@@ -68,13 +68,29 @@ var (
 	// authorization) again.
 	ErrRefreshTokenMissing = errors.New("wxinvoice: no authorizer_refresh_token for the account")
 
-	ErrComponentNotAuthorized     = &APIError{Code: 61003, Msg: "component is not authorized by this account"}
-	ErrComponentIPNotWhitelisted  = &APIError{Code: 61004, Msg: "access clientip is not registered"}
-	ErrComponentTicketExpired     = &APIError{Code: 61005, Msg: "component ticket is expired"}
-	ErrComponentTicketInvalid     = &APIError{Code: 61006, Msg: "component ticket is invalid"}
+	// ErrComponentNotAuthorized (61003): the account has not authorized the
+	// platform (or no longer has). Refreshing its token wraps it in
+	// ErrAuthorizerRevoked.
+	ErrComponentNotAuthorized = &APIError{Code: 61003, Msg: "component is not authorized by this account"}
+	// ErrComponentIPNotWhitelisted (61004): the caller's IP is not in the
+	// platform's IP whitelist (白名单).
+	ErrComponentIPNotWhitelisted = &APIError{Code: 61004, Msg: "access clientip is not registered"}
+	// ErrComponentTicketExpired (61005): WeChat refused the
+	// component_verify_ticket as expired. A ticket the SDK knows to be
+	// older than 12 hours also matches it (with ErrComponentTicketMissing).
+	ErrComponentTicketExpired = &APIError{Code: 61005, Msg: "component ticket is expired"}
+	// ErrComponentTicketInvalid (61006): WeChat refused the ticket as invalid.
+	ErrComponentTicketInvalid = &APIError{Code: 61006, Msg: "component ticket is invalid"}
+	// ErrAPIUnauthorizedToComponent (61007): the account did not grant the
+	// permission set the API needs (PermissionInvoice for /card/invoice/*).
 	ErrAPIUnauthorizedToComponent = &APIError{Code: 61007, Msg: "api is unauthorized to component"}
-	ErrAuthorizationCodeExpired   = &APIError{Code: 61010, Msg: "code is expired"}
-	ErrRefreshTokenInvalid        = &APIError{Code: 61023, Msg: "refresh_token is invalid"}
+	// ErrAuthorizationCodeExpired (61010): the authorization code given to
+	// QueryAuth expired; have the merchant update the authorization to get
+	// a new one (updateauthorized).
+	ErrAuthorizationCodeExpired = &APIError{Code: 61010, Msg: "code is expired"}
+	// ErrRefreshTokenInvalid (61023): WeChat refused the refresh token. The
+	// SDK then tries api_get_authorizer_list once before giving up.
+	ErrRefreshTokenInvalid = &APIError{Code: 61023, Msg: "refresh_token is invalid"}
 )
 
 // ticketError is ErrComponentTicketMissing with the details.
@@ -122,15 +138,17 @@ type Component struct {
 }
 
 // NewComponent returns a Component for the platform appID with its
-// appSecret. The options are the Client's: WithBaseURL, WithHTTPClient
-// (default: one dedicated transport shared by the component and every
-// merchant's Client), WithRetryPolicy and WithLogger apply to the
-// component's calls and are inherited by Client; WithTokenStore sets the TokenStore that holds every
-// ticket and token (default: NewMemoryTokenStore(), which is lost on
-// restart — use a durable store such as redisstore in production, since a
-// lost refresh token can only be recovered with api_get_authorizer_list);
-// WithTokenSource, if given, supplies the component_access_token instead of
-// api_component_token (appSecret may then be empty). It sends nothing.
+// appSecret. It sends nothing. The options are the Client's:
+//
+//   - WithBaseURL, WithHTTPClient (default: one dedicated transport shared
+//     by the component and every merchant's Client), WithRetryPolicy and
+//     WithLogger apply to the component's calls and are inherited by Client;
+//   - WithTokenStore sets the TokenStore that holds every ticket and token
+//     (default: NewMemoryTokenStore(), lost on restart: use a durable store
+//     such as redisstore in production, since a lost refresh token can only
+//     be recovered with api_get_authorizer_list, if at all);
+//   - WithTokenSource, if given, supplies the component_access_token instead
+//     of api_component_token (appSecret may then be empty).
 func NewComponent(appID, appSecret string, opts ...Option) (*Component, error) {
 	var cfg config
 	for _, o := range opts {
