@@ -495,17 +495,28 @@ func sanitizeInner(err error) error {
 	return err
 }
 
-// redact blanks the values of access_token, secret and similar parameters in s.
+// sensitiveKeys are the parameter names whose values redact blanks, in query
+// strings (key=value) and in JSON ("key": "value"); a name also matches as
+// the end of a longer one (authorizer_access_token, component_appsecret).
+var sensitiveKeys = [...]string{"access_token", "secret", "refresh_token", "ticket", "auth_code", "authorization_code"}
+
+// redact blanks the values of access tokens, secrets, refresh tokens, tickets
+// and authorization codes in s, wherever they appear: URLs in transport
+// errors, errmsg texts, and body snippets quoted by decode errors.
 func redact(s string) string {
-	for _, k := range [...]string{"access_token=", "secret=", "refresh_token=", "component_access_token=", "ticket="} {
-		for from := 0; ; {
+	for _, k := range sensitiveKeys {
+		for from := 0; from < len(s); {
 			i := strings.Index(s[from:], k)
 			if i < 0 {
 				break
 			}
-			start := from + i + len(k)
+			start, ok := valueStart(s, from+i+len(k))
+			if !ok {
+				from += i + len(k)
+				continue
+			}
 			end := start
-			for end < len(s) && !strings.ContainsRune("&\" \t\n\r'<>", rune(s[end])) {
+			for end < len(s) && !strings.ContainsRune("&\"' \t\n\r<>,}", rune(s[end])) {
 				end++
 			}
 			s = s[:start] + "REDACTED" + s[end:]
@@ -513,6 +524,28 @@ func redact(s string) string {
 		}
 	}
 	return s
+}
+
+// valueStart returns where the value after a key ending at i starts: after
+// "=" (query) or after `": "` (JSON, quotes and spaces optional).
+func valueStart(s string, i int) (int, bool) {
+	if i < len(s) && s[i] == '"' {
+		i++
+	}
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i >= len(s) || (s[i] != '=' && s[i] != ':') {
+		return 0, false
+	}
+	i++
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i < len(s) && s[i] == '"' {
+		i++
+	}
+	return i, true
 }
 
 type discardHandler struct{}

@@ -115,6 +115,19 @@ func TestRedact(t *testing.T) {
 	require.NotContains(t, out, "XYZ")
 	require.NotContains(t, out, "T1")
 	require.Contains(t, out, "access_token=REDACTED&x=1")
+
+	// JSON bodies quoted by decode errors, even cut off mid-value.
+	for in, want := range map[string]string{
+		`{"access_token":"AT1","expires_in":7200}`:           `{"access_token":"REDACTED","expires_in":7200}`,
+		`{"authorizer_refresh_token": "RT1", "x":1}`:         `{"authorizer_refresh_token": "REDACTED", "x":1}`,
+		`{"component_verify_ticket":"TK1"`:                   `{"component_verify_ticket":"REDACTED"`,
+		`{"component_access_token":"CT1`:                     `{"component_access_token":"REDACTED`,
+		`{"appsecret":"S1","secret_hint":1}`:                 `{"appsecret":"REDACTED","secret_hint":1}`,
+		`{"authorization_code":"AC1","pre_auth_code":"PC1"}`: `{"authorization_code":"REDACTED","pre_auth_code":"REDACTED"}`,
+		`no secrets: the access_token is missing; ticket.`:   `no secrets: the access_token is missing; ticket.`,
+	} {
+		require.Equal(t, want, redact(in), in)
+	}
 }
 
 func requireNoSecrets(t *testing.T, s string) {

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -226,51 +225,13 @@ func (cp *Component) postNoToken(ctx context.Context, op *operation, v any, out 
 	}
 	defer body.release()
 	if err := cp.c.roundTrip(ctx, op, cp.c.baseURL+op.path, body, out); err != nil {
-		return withheld(err)
+		return err
 	}
 	if st := out.WireStatus(); st.ErrCode != 0 {
 		return &APIError{Code: int(st.ErrCode), Msg: redact(st.ErrMsg), Op: op.path}
 	}
 	return nil
 }
-
-// componentCall is postJSON for a component endpoint, with withheld applied.
-func componentCall[T any, PT interface {
-	*T
-	wire.Enveloped
-}](ctx context.Context, cp *Component, op *operation, v any) (*T, error) {
-	out, err := postJSON[T, PT](ctx, cp.c, op, v)
-	return out, withheld(err)
-}
-
-// withheld drops the start of the body that the round trip quotes when an
-// answer does not decode: the answers of the component endpoints carry
-// tokens and refresh tokens in JSON, which redact (made for query strings)
-// does not blank. ErrOutcomeUnknown is kept.
-func withheld(err error) error {
-	oe, ok := err.(*OpError)
-	if !ok {
-		return err
-	}
-	msg := oe.Err.Error()
-	i := strings.Index(msg, " (body starts ")
-	if i < 0 {
-		return err
-	}
-	var wrapped error
-	if errors.Is(oe.Err, ErrOutcomeUnknown) {
-		wrapped = ErrOutcomeUnknown
-	}
-	return &OpError{Op: oe.Op, Err: &withheldError{msg: msg[:i] + " (body withheld: it may carry tokens)", err: wrapped}}
-}
-
-type withheldError struct {
-	msg string
-	err error
-}
-
-func (e *withheldError) Error() string { return e.msg }
-func (e *withheldError) Unwrap() error { return e.err }
 
 // componentTokenSource fetches the component_access_token with the ticket in
 // the TokenStore. The Component's tokenCache around it caches, refreshes
@@ -340,7 +301,7 @@ type PreAuthCode struct {
 // WeChat API: POST /cgi-bin/component/api_create_preauthcode (获取预授权码)
 func (cp *Component) CreatePreAuthCode(ctx context.Context) (*PreAuthCode, error) {
 	start := time.Now()
-	resp, err := componentCall[wire.PreAuthCodeResponse](ctx, cp, opPreAuthCode, &wire.ComponentAppIDRequest{ComponentAppID: cp.appID})
+	resp, err := postJSON[wire.PreAuthCodeResponse](ctx, cp.c, opPreAuthCode, &wire.ComponentAppIDRequest{ComponentAppID: cp.appID})
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +413,7 @@ func (cp *Component) QueryAuth(ctx context.Context, authorizationCode string) (*
 		return nil, newValidation("authorizationCode", "must not be empty")
 	}
 	start := time.Now()
-	resp, err := componentCall[wire.QueryAuthResponse](ctx, cp, opQueryAuth, &wire.QueryAuthRequest{
+	resp, err := postJSON[wire.QueryAuthResponse](ctx, cp.c, opQueryAuth, &wire.QueryAuthRequest{
 		ComponentAppID: cp.appID, AuthorizationCode: authorizationCode})
 	if err != nil {
 		return nil, err
@@ -556,7 +517,7 @@ func (cp *Component) authorizerList(ctx context.Context, offset, count int) (*wi
 	if count == 0 {
 		count = 500
 	}
-	return componentCall[wire.AuthorizerListResponse](ctx, cp, opAuthorizerList,
+	return postJSON[wire.AuthorizerListResponse](ctx, cp.c, opAuthorizerList,
 		&wire.AuthorizerListRequest{ComponentAppID: cp.appID, Offset: offset, Count: count})
 }
 
@@ -680,7 +641,7 @@ func (r *authorizerRefresher) Token(ctx context.Context) (Token, error) {
 // before the access token is returned.
 func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt string) (Token, error) {
 	start := time.Now()
-	resp, err := componentCall[wire.AuthorizerTokenResponse](ctx, cp, opAuthorizerToken, &wire.AuthorizerTokenRequest{
+	resp, err := postJSON[wire.AuthorizerTokenResponse](ctx, cp.c, opAuthorizerToken, &wire.AuthorizerTokenRequest{
 		ComponentAppID: cp.appID, AuthorizerAppID: authorizer, AuthorizerRefreshToken: rt})
 	if err != nil {
 		return Token{}, err

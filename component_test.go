@@ -602,17 +602,17 @@ func TestComponentSecretsNeverLeak(t *testing.T) {
 	errs = append(errs, err.Error())
 	require.NotEmpty(t, logs.String())
 
-	// An answer that does not decode is not quoted: it carries tokens.
+	// An answer that does not decode is quoted with its tokens redacted.
 	bad := `{"total_count":"many","list":[{"authorizer_appid":"wx","refresh_token":"RT-SECRET-LISTED"}]}`
 	listAnswer.Store(&bad)
 	ct.mux.HandleFunc("/cgi-bin/component/api_query_auth", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"authorization_info":{"authorizer_appid":"wx","authorizer_access_token":"AT-SECRET","expires_in":"x","authorizer_refresh_token":"RT-SECRET-QA"}}`)
 	})
 	_, err = ct.cp.AuthorizerList(bg, &AuthorizerListRequest{})
-	require.ErrorContains(t, err, "body withheld")
+	require.ErrorContains(t, err, "decode response")
 	errs = append(errs, err.Error())
 	_, err = ct.cp.QueryAuth(bg, "code")
-	require.ErrorContains(t, err, "body withheld")
+	require.ErrorContains(t, err, "decode response")
 	require.ErrorIs(t, err, ErrOutcomeUnknown, "api_query_auth is not replayed blindly")
 	errs = append(errs, err.Error())
 	ct.tokenAnswer = func(int64) string { return `{"component_access_token":"CT-SECRET","expires_in":"x"}` }
@@ -620,7 +620,7 @@ func TestComponentSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, cold.storeTicket(bg, compTicket, time.Now()))
 	_, err = cold.AccessToken(bg)
-	require.ErrorContains(t, err, "body withheld")
+	require.ErrorContains(t, err, "decode response")
 	errs = append(errs, err.Error())
 	for _, s := range append(errs, logs.String()) {
 		for _, secret := range []string{"RT-SECRET", "AT-SECRET", "CT-SECRET", compToken, compTicket, compSecret} {
