@@ -2,7 +2,7 @@
 //
 //	seturl → createcard → upload a PDF → getpdf and download it → insert →
 //	updatestatus → receive the pushed update_invoice_status → decrypt code →
-//	insertbill
+//	createbillcard → insertbill
 //
 // By default it runs against an embedded fake WeChat (wxinvoicetest), so it
 // needs no credentials:
@@ -167,15 +167,20 @@ func run(ctx context.Context, out io.Writer) error {
 		step("7. decrypt      encrypt_code → code=%s", code)
 	}
 
+	// A fiscal e-bill (财政电子票据) goes through its own template.
+	billCard, err := client.CreateBillCard(ctx, &wxinvoice.CreateBillCardRequest{Payee: "某某市财政局", LogoURL: "http://mmbiz.qpic.cn/mmbiz/logo/0"})
+	if err != nil {
+		return err
+	}
 	bill, err := client.InsertBill(ctx, &wxinvoice.InsertBillRequest{
-		OrderID: "bill-0001", CardID: card.CardID, AppID: appID,
+		OrderID: "bill-0001", CardID: billCard.CardID, AppID: appID,
 		Bill: wxinvoice.BillData{Fee: 5000, Title: "某某市财政局", BillingTime: time.Now(),
 			BillingNo: "44000123", BillingCode: "0000001", PDFMediaID: up.SMediaID},
 	})
 	if err != nil {
 		return err
 	}
-	step("8. insertbill   code=%s openid=%s", bill.Code, bill.OpenID)
+	step("8. insertbill   bill card_id=%s code=%s openid=%s", billCard.CardID, bill.Code, bill.OpenID)
 	step("Done: the whole lifecycle ran.")
 	return nil
 }
