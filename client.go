@@ -194,32 +194,37 @@ type requestBody interface {
 	contentType() string
 }
 
-// jsonBody is a body marshalled once into a pooled buffer.
-type jsonBody struct{ buf *bytes.Buffer }
+// jsonBody is a request body marshalled once. Every attempt reads the same
+// immutable bytes through its own reader: net/http may still be reading a
+// request body after RoundTrip returns, so the bytes are never reused for
+// anything else (no pool) and a retry never rewinds a reader in use.
+type jsonBody struct {
+	b     []byte
+	first bytes.Reader // the first attempt's reader, allocated with the body
+	used  bool
+}
 
+// bufPool holds the buffers responses are read into (decoding copies out).
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func marshalJSON(v any) (*jsonBody, error) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		bufPool.Put(buf)
+	b, err := json.Marshal(v)
+	if err != nil {
 		return nil, err
 	}
-	return &jsonBody{buf: buf}, nil
+	return &jsonBody{b: b}, nil
 }
 
-func (b *jsonBody) open() (io.Reader, int64, error) {
-	return bytes.NewReader(b.buf.Bytes()), int64(b.buf.Len()), nil
-}
-func (b *jsonBody) contentType() string { return "application/json" }
-func (b *jsonBody) release() {
-	if b.buf.Cap() <= 64<<10 {
-		bufPool.Put(b.buf)
+func (j *jsonBody) open() (io.Reader, int64, error) {
+	if !j.used {
+		j.used = true
+		j.first.Reset(j.b)
+		return &j.first, int64(len(j.b)), nil
 	}
+	return bytes.NewReader(j.b), int64(len(j.b)), nil
 }
+
+func (j *jsonBody) contentType() string { return "application/json" }
 
 // postJSON sends v as the JSON body of op and decodes the answer into a new T.
 func postJSON[T any, PT interface {
@@ -230,7 +235,6 @@ func postJSON[T any, PT interface {
 	if err != nil {
 		return nil, &OpError{Op: op.path, Err: fmt.Errorf("encode request: %w", err)}
 	}
-	defer body.release()
 	return do[T, PT](ctx, c, op, body)
 }
 
@@ -367,11 +371,11 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 		if err != nil {
 			return 0, nil, &transportError{err: err}
 		}
-		req.Body = io.NopCloser(r)
+		req.Body = asReadCloser(r)
 		req.ContentLength = n
 		req.GetBody = func() (io.ReadCloser, error) {
 			r, _, err := up.open()
-			return io.NopCloser(r), err
+			return asReadCloser(r), err
 		}
 		req.Header.Set("Content-Type", up.contentType())
 		resp, err := c.hc.Do(req)
@@ -393,6 +397,13 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 		return 0, nil, classify(err)
 	}
 	return resp.StatusCode(), resp.RawBody(), nil
+}
+
+func asReadCloser(r io.Reader) io.ReadCloser {
+	if rc, ok := r.(io.ReadCloser); ok {
+		return rc
+	}
+	return io.NopCloser(r)
 }
 
 // classify tells whether a transport error may have reached WeChat: only a

@@ -223,7 +223,6 @@ func (cp *Component) postNoToken(ctx context.Context, op *operation, v any, out 
 	if err != nil {
 		return &OpError{Op: op.path, Err: fmt.Errorf("encode request: %w", err)}
 	}
-	defer body.release()
 	if err := cp.c.roundTrip(ctx, op, cp.c.baseURL+op.path, body, out); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/textproto"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxinvoice/wxinvoice/internal/wire"
@@ -87,7 +88,14 @@ type multipartBody struct {
 	src        io.ReadSeeker
 	start      int64 // offset of the file's first byte in src
 	size       int64
+	prev       chan struct{} // closed once net/http has closed the previous attempt's body
 }
+
+// rewindWait bounds the wait for the previous attempt's body to be closed.
+// net/http always closes a request body, but may do so after RoundTrip
+// returns (e.g. when a proxy answered 502 before reading the upload);
+// rewinding src while it still reads would corrupt the retry.
+const rewindWait = 10 * time.Second
 
 // newMultipartBody checks the PDF magic and computes the exact framing.
 func newMultipartBody(field, filename string, r io.Reader) (*multipartBody, error) {
@@ -139,11 +147,34 @@ var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n"
 func escapeQuotes(s string) string { return quoteEscaper.Replace(s) }
 
 func (m *multipartBody) open() (io.Reader, int64, error) {
+	if m.prev != nil {
+		t := time.NewTimer(rewindWait)
+		select {
+		case <-m.prev:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	if _, err := m.src.Seek(m.start, io.SeekStart); err != nil {
 		return nil, 0, err
 	}
-	r := io.MultiReader(bytes.NewReader(m.head), io.LimitReader(m.src, m.size), bytes.NewReader(m.tail))
+	done := make(chan struct{})
+	m.prev = done
+	r := &attemptBody{Reader: io.MultiReader(bytes.NewReader(m.head), io.LimitReader(m.src, m.size), bytes.NewReader(m.tail)), done: done}
 	return r, int64(len(m.head)) + m.size + int64(len(m.tail)), nil
+}
+
+// attemptBody is one attempt's upload body; Close reports that net/http is
+// done reading it.
+type attemptBody struct {
+	io.Reader
+	once sync.Once
+	done chan struct{}
+}
+
+func (a *attemptBody) Close() error {
+	a.once.Do(func() { close(a.done) })
+	return nil
 }
 
 func (m *multipartBody) contentType() string { return m.ctype }

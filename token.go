@@ -387,7 +387,6 @@ func (s *appTokenSource) fetch(ctx context.Context, force bool) (Token, error) {
 		if berr != nil {
 			return Token{}, berr
 		}
-		defer body.release()
 		err = s.c.roundTrip(ctx, opStableToken, s.c.baseURL+opStableToken.path, body, &resp)
 	}
 	op := "/cgi-bin/stable_token"
