@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-resty/resty/v2"
 	"github.com/stretchr/testify/require"
 )
 
@@ -140,3 +141,26 @@ func requireNoSecrets(t *testing.T, s string) {
 var bg = context.Background()
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func TestWithRestyClientUsesItsHTTPClient(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	var sawHeader atomic.Bool
+	ts.mux.HandleFunc("/card/code/decrypt", func(w http.ResponseWriter, r *http.Request) {
+		sawHeader.Store(r.Header.Get("X-Via-Transport") == "yes")
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","code":"c"}`))
+	})
+	rc := resty.New().SetTransport(headerTransport{http.DefaultTransport})
+	c := ts.client(t, WithRestyClient(rc))
+	_, err := c.DecryptCode(bg, "e")
+	require.NoError(t, err)
+	require.True(t, sawHeader.Load(), "the request went through the resty client's transport")
+}
+
+type headerTransport struct{ next http.RoundTripper }
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Via-Transport", "yes")
+	return h.next.RoundTrip(r)
+}
