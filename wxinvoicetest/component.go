@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -378,21 +377,7 @@ func (s *Server) componentAttempt(client *http.Client, url string, app Component
 		return a
 	}
 	req.Header.Set("Content-Type", "text/xml")
-	resp, err := client.Do(req)
-	if err != nil {
-		a.Duration = time.Since(start)
-		a.Err = err.Error()
-		return a
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	a.Duration = time.Since(start)
-	a.StatusCode = resp.StatusCode
-	a.Body = string(b)
-	if err != nil {
-		a.Err = err.Error()
-	}
-	return a
+	return deliver(client, req, a)
 }
 
 // ---- Endpoints ----

@@ -162,15 +162,21 @@ func (s *Server) attempt(client *http.Client, url string, eventXML []byte) PushA
 		a.Err = err.Error()
 		return a
 	}
+	return deliver(client, req, a)
+}
+
+// deliver sends one push attempt and records its outcome in a (whose Time
+// is the attempt's start).
+func deliver(client *http.Client, req *http.Request, a PushAttempt) PushAttempt {
 	resp, err := client.Do(req)
 	if err != nil {
-		a.Duration = time.Since(start)
+		a.Duration = time.Since(a.Time)
 		a.Err = err.Error()
 		return a
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	a.Duration = time.Since(start)
+	a.Duration = time.Since(a.Time)
 	a.StatusCode = resp.StatusCode
 	a.Body = string(body)
 	if err != nil {
