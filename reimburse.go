@@ -148,7 +148,7 @@ func fromWireReimburse(w *wire.ReimburseInvoice) ReimburseInvoice {
 	if len(u.Info) > 0 {
 		items = make([]InvoiceItem, len(u.Info))
 		for i, it := range u.Info {
-			items[i] = InvoiceItem{Name: it.Name, Num: it.Num, Unit: it.Unit, Price: it.Price}
+			items[i] = InvoiceItem{Name: it.Name, Num: int64(it.Num), Unit: it.Unit, Price: int64(it.Price)}
 		}
 	}
 	return ReimburseInvoice{

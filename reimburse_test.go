@@ -109,3 +109,28 @@ func TestUpdateStatusBatchWire(t *testing.T) {
 		Invoices: []InvoiceRef{{CardID: "cardid_1", EncryptCode: "encrypt_code_1"}, {CardID: "cardid_2", EncryptCode: "encrypt_code_2"}}})
 	require.NoError(t, err)
 }
+
+// Every number a reimburser reads decodes from a JSON number or a numeric
+// string (DESIGN.md: WeChat types numbers loosely), the line items' num and
+// price included: one quoted price must not fail the whole invoice.
+func TestReimburseItemsNumericStrings(t *testing.T) {
+	t.Parallel()
+	item := `{"name":"牙膏","num":"3","unit":"个","price":"10000"}`
+	ts := newTestServer(t)
+	ts.mux.HandleFunc("/card/invoice/reimburse/getinvoiceinfo", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","card_id":"c","openid":"o","user_info":{"fee":"30000","info":[` + item + `],
+			"reimburse_status":"INVOICE_REIMBURSE_INIT"}}`))
+	})
+	ts.mux.HandleFunc("/card/invoice/reimburse/getinvoicebatch", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","item_list":[{"card_id":"c","openid":"o","user_info":{"info":[` + item + `]}}]}`))
+	})
+	want := []InvoiceItem{{Name: "牙膏", Num: 3, Unit: "个", Price: 10000}}
+	c := ts.client(t)
+	inv, err := c.GetInvoiceInfo(bg, &InvoiceRef{CardID: "c", EncryptCode: "e"})
+	require.NoError(t, err)
+	require.Equal(t, want, inv.Invoice.Items)
+	batch, err := c.GetInvoiceBatch(bg, &GetInvoiceBatchRequest{Invoices: []InvoiceRef{{CardID: "c", EncryptCode: "e"}}})
+	require.NoError(t, err)
+	require.Len(t, batch.Invoices, 1)
+	require.Equal(t, want, batch.Invoices[0].Invoice.Items)
+}

@@ -93,7 +93,7 @@ func (s *Server) reimburseView(base string, inv *Invoice) wire.ReimburseInvoice 
 		BeginTime: wire.Int(inv.InsertedAt.Unix()), EndTime: wire.Int(inv.InsertedAt.Add(cardValidity).Unix()),
 		UserInfo: wire.ReimburseUserInfo{
 			Fee: wire.Int(inv.Fee), Title: inv.Title, BillingTime: wire.Int(inv.BillingTime.Unix()),
-			BillingNo: inv.BillingNo, BillingCode: inv.BillingCode, Info: ud.Info,
+			BillingNo: inv.BillingNo, BillingCode: inv.BillingCode, Info: reimburseItems(ud.Info),
 			ReimburseStatus: string(inv.Status), OrderID: inv.OrderID, CheckCode: ud.CheckCode,
 			BuyerNumber: ud.BuyerNumber, BuyerAddressAndPhone: ud.BuyerAddressAndPhone, BuyerBankAccount: ud.BuyerBankAccount,
 			SellerNumber: ud.SellerNumber, SellerAddressAndPhone: ud.SellerAddressAndPhone, SellerBankAccount: ud.SellerBankAccount,
@@ -115,6 +115,18 @@ func (s *Server) reimburseView(base string, inv *Invoice) wire.ReimburseInvoice 
 	}
 	if inv.TripPDFMediaID != "" && s.mediaLive(inv.TripPDFMediaID, now) {
 		out.UserInfo.TripPDFURL = s.mediaLink(base, inv.TripPDFMediaID)
+	}
+	return out
+}
+
+// reimburseItems converts the inserted line items to what a reimburser reads.
+func reimburseItems(in []wire.InvoiceItem) []wire.ReimburseItem {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]wire.ReimburseItem, len(in))
+	for i, it := range in {
+		out[i] = wire.ReimburseItem{Name: it.Name, Num: wire.Int(it.Num), Unit: it.Unit, Price: wire.Int(it.Price)}
 	}
 	return out
 }

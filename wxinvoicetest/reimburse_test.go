@@ -37,7 +37,7 @@ func TestReimburseGetInvoiceInfo(t *testing.T) {
 	want := wire.ReimburseInvoice{CardID: l.cardID, OpenID: res.OpenID, Type: "广东省增值税普通发票", Payee: "测试-收款方",
 		UserCardStatus: "NORMAL", BeginTime: wire.Int(t0.Unix()), EndTime: wire.Int(t0.Add(cardValidity).Unix()),
 		UserInfo: wire.ReimburseUserInfo{Fee: 100, Title: "北京测试有限公司", BillingTime: wire.Int(t0.Unix()), BillingNo: "B1",
-			BillingCode: "044001800111", Info: []wire.InvoiceItem{{Name: "餐饮", Num: 1, Unit: "份", Price: 100}},
+			BillingCode: "044001800111", Info: []wire.ReimburseItem{{Name: "餐饮", Num: 1, Unit: "份", Price: 100}},
 			FeeWithoutTax: 87, Tax: 13, PDFURL: got.UserInfo.PDFURL, ReimburseStatus: "INVOICE_REIMBURSE_INIT", OrderID: "o-1"}}
 	require.Equal(t, want, got.ReimburseInvoice)
 

@@ -27,30 +27,40 @@ type ReimburseInvoice struct {
 // ReimburseUserInfo is the user_info object of a reimbursed invoice. The
 // reference spells the trip PDF field trip_pdf_ur; both spellings decode.
 type ReimburseUserInfo struct {
-	Fee                   Int           `json:"fee"`
-	Title                 string        `json:"title"`
-	BillingTime           Int           `json:"billing_time"`
-	BillingNo             string        `json:"billing_no"`
-	BillingCode           string        `json:"billing_code"`
-	Info                  []InvoiceItem `json:"info,omitempty"`
-	FeeWithoutTax         Int           `json:"fee_without_tax"`
-	Tax                   Int           `json:"tax"`
-	Detail                string        `json:"detail,omitempty"`
-	PDFURL                string        `json:"pdf_url"`
-	TripPDFURL            string        `json:"trip_pdf_url,omitempty"`
-	TripPDFUr             string        `json:"trip_pdf_ur,omitempty"`
-	ReimburseStatus       string        `json:"reimburse_status"`
-	OrderID               string        `json:"order_id,omitempty"`
-	CheckCode             string        `json:"check_code,omitempty"`
-	BuyerNumber           string        `json:"buyer_number,omitempty"`
-	BuyerAddressAndPhone  string        `json:"buyer_address_and_phone,omitempty"`
-	BuyerBankAccount      string        `json:"buyer_bank_account,omitempty"`
-	SellerNumber          string        `json:"seller_number,omitempty"`
-	SellerAddressAndPhone string        `json:"seller_address_and_phone,omitempty"`
-	SellerBankAccount     string        `json:"seller_bank_account,omitempty"`
-	Remarks               string        `json:"remarks,omitempty"`
-	Cashier               string        `json:"cashier,omitempty"`
-	Maker                 string        `json:"maker,omitempty"`
+	Fee                   Int             `json:"fee"`
+	Title                 string          `json:"title"`
+	BillingTime           Int             `json:"billing_time"`
+	BillingNo             string          `json:"billing_no"`
+	BillingCode           string          `json:"billing_code"`
+	Info                  []ReimburseItem `json:"info,omitempty"`
+	FeeWithoutTax         Int             `json:"fee_without_tax"`
+	Tax                   Int             `json:"tax"`
+	Detail                string          `json:"detail,omitempty"`
+	PDFURL                string          `json:"pdf_url"`
+	TripPDFURL            string          `json:"trip_pdf_url,omitempty"`
+	TripPDFUr             string          `json:"trip_pdf_ur,omitempty"`
+	ReimburseStatus       string          `json:"reimburse_status"`
+	OrderID               string          `json:"order_id,omitempty"`
+	CheckCode             string          `json:"check_code,omitempty"`
+	BuyerNumber           string          `json:"buyer_number,omitempty"`
+	BuyerAddressAndPhone  string          `json:"buyer_address_and_phone,omitempty"`
+	BuyerBankAccount      string          `json:"buyer_bank_account,omitempty"`
+	SellerNumber          string          `json:"seller_number,omitempty"`
+	SellerAddressAndPhone string          `json:"seller_address_and_phone,omitempty"`
+	SellerBankAccount     string          `json:"seller_bank_account,omitempty"`
+	Remarks               string          `json:"remarks,omitempty"`
+	Cashier               string          `json:"cashier,omitempty"`
+	Maker                 string          `json:"maker,omitempty"`
+}
+
+// ReimburseItem is one entry of user_info.info as a reimburser reads it:
+// InvoiceItem's fields, with num and price decoding from numeric strings too
+// like every other number of the answer.
+type ReimburseItem struct {
+	Name  string `json:"name"`
+	Num   Int    `json:"num,omitempty"`
+	Unit  string `json:"unit,omitempty"`
+	Price Int    `json:"price"`
 }
 
 // GetInvoiceInfoResponse is the answer of /card/invoice/reimburse/getinvoiceinfo.
