@@ -44,7 +44,7 @@ type GetUserTitleURLRequest struct {
 // GetUserTitleURL returns a link that adds an invoice title to the user's
 // WeChat (将发票抬头信息录入到用户微信中).
 //
-// WeChat API: POST /card/invoice/biz/getusertitleurl (获取添加抬头链接)
+// WeChat API: POST /card/invoice/biz/getusertitleurl (录入抬头到用户微信)
 //
 // Format limits (tax number length, phone characters) are left to WeChat:
 // the official sample itself sends a 10-character tax_no.
@@ -77,7 +77,7 @@ type GetSelectTitleURLRequest struct {
 // 开票链接), usually shown as a QR code: a user who opens it picks a title,
 // and WeChat pushes submit_invoice_title (EventConfig.OnSubmitInvoiceTitle).
 //
-// WeChat API: POST /card/invoice/biz/getselecttitleurl (获取商户专属二维码)
+// WeChat API: POST /card/invoice/biz/getselecttitleurl (获取商户专属抬头链接)
 func (c *Client) GetSelectTitleURL(ctx context.Context, req *GetSelectTitleURLRequest) (string, error) {
 	if req == nil {
 		req = &GetSelectTitleURLRequest{}
@@ -103,7 +103,7 @@ type UserTitle struct {
 // ScanTitle reads the title behind the QR code a user shows (the text a
 // scanner gun reads from it).
 //
-// WeChat API: POST /card/invoice/scantitle (扫描用户抬头二维码获取抬头)
+// WeChat API: POST /card/invoice/scantitle (解析扫描的抬头二维码)
 //
 // Note the path is not under /biz/. A code that is too old answers
 // ErrScanTextExpired (72044). Third-party platforms cannot call it.
