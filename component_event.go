@@ -209,14 +209,14 @@ func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg 
 			h.refuse(w, r, http.StatusBadRequest, "missing ComponentVerifyTicket")
 			return
 		}
-		key = dedupeKey(f.InfoType, f.AppID, createTime, f.Ticket)
+		key = dedupeKey(f.InfoType, f.AppID, createTime, secretDigest(f.Ticket))
 		run = func(ctx context.Context) error { return ch.ticket(ctx, &f, created) }
 	case InfoTypeAuthorized, InfoTypeUpdateAuthorized:
 		if f.AuthorizerAppID == "" || f.AuthorizationCode == "" {
 			h.refuse(w, r, http.StatusBadRequest, "missing AuthorizerAppid or AuthorizationCode")
 			return
 		}
-		key = dedupeKey(f.InfoType, f.AppID, f.AuthorizerAppID, createTime, f.AuthorizationCode)
+		key = dedupeKey(f.InfoType, f.AppID, f.AuthorizerAppID, createTime, secretDigest(f.AuthorizationCode))
 		run = func(ctx context.Context) error { return ch.authorized(ctx, &f, created) }
 	case InfoTypeUnauthorized:
 		if f.AuthorizerAppID == "" {
@@ -236,6 +236,14 @@ func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg 
 		run = func(ctx context.Context) error { return ch.cfg.OnEvent(ctx, ev) }
 	}
 	h.once(w, r, key, &pending{kind: kindFunc, run: run})
+}
+
+// secretDigest stands for a ticket or an authorization code in a dedupe key:
+// keys are logged when handling fails and stored as is by a shared Deduper
+// (a Redis key name), so they carry a digest, never the value.
+func secretDigest(s string) string {
+	sum := sha256.Sum256([]byte("wxinvoice-dedupe:" + s))
+	return hex.EncodeToString(sum[:16])
 }
 
 func (ch *componentHandler) ticket(ctx context.Context, f *componentFields, created time.Time) error {
