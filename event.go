@@ -24,7 +24,10 @@ const (
 	DefaultEventTimestampWindow = 5 * time.Minute
 	// DefaultDedupeTTL is the default EventConfig.DedupeTTL. WeChat retries
 	// a push up to three times, 5 s apart, so a minute covers every retry
-	// with room for clock skew between processes sharing a Deduper.
+	// with room for clock skew between processes sharing a Deduper. The
+	// handler keeps a claim at least twice TimestampWindow (10 minutes by
+	// default), so that a captured push cannot be replayed once its claim
+	// is forgotten while its timestamp is still accepted.
 	DefaultDedupeTTL = 60 * time.Second
 )
 
@@ -78,7 +81,11 @@ type EventConfig struct {
 	// redisstore.Store, when several processes receive pushes.
 	Deduper Deduper
 	// DedupeTTL is how long a processed push is remembered. Zero or
-	// negative: DefaultDedupeTTL.
+	// negative: DefaultDedupeTTL. With a replay window (TimestampWindow not
+	// negative) it is raised to twice the window: a push stays acceptable
+	// for that long after it was first delivered (its timestamp may be up
+	// to the window ahead of the clock), and a replay of it within that
+	// time must still be recognised as a duplicate.
 	DedupeTTL time.Duration
 	// MaxBodyBytes bounds the request body; larger bodies are refused with
 	// 413. Zero or negative: DefaultEventMaxBodyBytes.
@@ -245,6 +252,14 @@ func NewEventHandler(cfg EventConfig) (*EventHandler, error) {
 	}
 	if h.window == 0 {
 		h.window = DefaultEventTimestampWindow
+	}
+	if h.window > 0 {
+		// A push is accepted while |now - timestamp| <= window: up to 2×window
+		// after its first delivery. Remember it that long (capped, so that an
+		// absurd window cannot overflow a Deduper's expiry arithmetic).
+		if min2w := 2 * min(h.window, 24*time.Hour); h.ttl < min2w {
+			h.ttl = min2w
+		}
 	}
 	if h.now == nil {
 		h.now = time.Now

@@ -32,13 +32,17 @@ func (w *benchWriter) Write(p []byte) (int, error) {
 
 // benchPush runs one push end to end through ServeHTTP per iteration: query
 // parsing, both signatures, the timestamp window, body read, envelope parse,
-// AES decrypt, event parse, dedupe (a 1 ns TTL on the in-memory Deduper, so
-// every iteration claims anew) and the callback.
+// AES decrypt, event parse, dedupe (the in-memory Deduper on a clock that
+// jumps past the claim's TTL at every call, so every iteration claims anew)
+// and the callback.
 func benchPush(b *testing.B, pc PushConfig, cfg EventConfig) {
 	var calls int
 	cfg.Token = pc.Token
 	cfg.EncodingAESKey, cfg.AppID = pc.EncodingAESKey, pc.AppID
-	cfg.DedupeTTL = time.Nanosecond
+	d := newMemoryDeduper(0)
+	var tick time.Duration
+	d.now = func() time.Time { tick += 24 * time.Hour; return time.Unix(0, 0).Add(tick) }
+	cfg.Deduper = d
 	cfg.OnInvoiceStatus = func(ctx context.Context, ev *InvoiceStatusEvent) error {
 		calls++
 		return nil

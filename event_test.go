@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -674,22 +675,61 @@ func TestEventDedupeTTL(t *testing.T) {
 	now := sampleTime
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 	h, c := newRecordingHandler(t, "", func(cfg *EventConfig) {
 		cfg.Now = clock
 		cfg.DedupeTTL = 10 * time.Second
+		cfg.TimestampWindow = -1 // no replay window: the TTL alone decides
 	})
 	xml := InvoiceStatusEventXML(statusEvent("1001"))
 	requireSuccess(t, serve(h, retry(t, "", xml, 0)))
-	mu.Lock()
-	now = now.Add(9 * time.Second)
-	mu.Unlock()
+	advance(9 * time.Second)
 	requireSuccess(t, serve(h, retry(t, "", xml, 1)))
 	require.Len(t, c.status, 1)
-	mu.Lock()
-	now = now.Add(2 * time.Second)
-	mu.Unlock()
+	advance(2 * time.Second)
 	requireSuccess(t, serve(h, retry(t, "", xml, 2)))
 	require.Len(t, c.status, 2)
+}
+
+// TestEventReplayAfterDedupeTTL: a push captured on the wire and sent again
+// while its signed timestamp is still inside the replay window must not run
+// the callback a second time, however short DedupeTTL is. The timestamp is
+// accepted up to TimestampWindow on either side of the clock, so a push
+// stamped at the future edge stays acceptable for twice the window.
+func TestEventReplayAfterDedupeTTL(t *testing.T) {
+	const w = DefaultEventTimestampWindow
+	for _, mode := range []string{"", "aes"} {
+		for _, ttl := range []time.Duration{0, 10 * time.Second} {
+			for _, stamp := range []time.Duration{0, w - time.Second} {
+				t.Run(fmt.Sprintf("mode=%s/ttl=%v/stamp=%v", mode, ttl, stamp), func(t *testing.T) {
+					var now atomic.Int64
+					now.Store(sampleTime.UnixNano())
+					h, c := newRecordingHandler(t, mode, func(cfg *EventConfig) {
+						cfg.Now = func() time.Time { return time.Unix(0, now.Load()) }
+						cfg.DedupeTTL = ttl
+					})
+					pc := pushConfig(mode)
+					pc.Timestamp = sampleTime.Add(stamp)
+					captured := pushReq(t, pc, InvoiceStatusEventXML(statusEvent("1001")))
+					body, err := io.ReadAll(captured.Body)
+					require.NoError(t, err)
+					replay := func(after time.Duration) *httptest.ResponseRecorder {
+						now.Store(sampleTime.Add(after).UnixNano())
+						return serve(h, httptest.NewRequest(http.MethodPost, captured.URL.String(), bytes.NewReader(body)))
+					}
+					requireSuccess(t, replay(0))
+					last := stamp + w // the last instant the timestamp is accepted
+					for _, after := range []time.Duration{61 * time.Second, last / 2, last - time.Second} {
+						rec := replay(after)
+						require.Equal(t, http.StatusOK, rec.Code, "replayed %v later", after)
+						require.Len(t, c.status, 1, "replayed %v later: the callback ran again", after)
+					}
+					require.Equal(t, http.StatusForbidden, replay(last+2*time.Second).Code, "outside the window")
+					require.Len(t, c.status, 1)
+				})
+			}
+		}
+	}
 }
 
 // failingDeduper fails every call.
