@@ -314,6 +314,21 @@ func TestClearOutInvoiceWire(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A 数电发票 has no 发票代码: its clear-out leaves yfpdm out, as insert
+// leaves out an empty billing_code, rather than sending an empty string.
+func TestClearOutInvoiceWithoutCode(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ts.mux.HandleFunc("/card/invoice/clearoutinvoice", func(w http.ResponseWriter, r *http.Request) {
+		require.JSONEq(t, `{"invoiceinfo":{"wxopenid":"os92LxEDbiOw7kWZanRN_Bb3Q45I","fpqqlsh":"test20160511000401",
+			"nsrsbh":"110109500321654","nsrmc":"百旺电子测试1","yfphm":"24442000000012345678"}}`, string(testRequest(t, r, "POST")))
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+	})
+	err := ts.client(t).ClearOutInvoice(bg, &ClearOutInvoiceRequest{WxOpenID: "os92LxEDbiOw7kWZanRN_Bb3Q45I", Fpqqlsh: "test20160511000401",
+		Nsrsbh: "110109500321654", Nsrmc: "百旺电子测试1", Yfphm: "24442000000012345678"})
+	require.NoError(t, err)
+}
+
 func TestQueryInvoiceInfoWire(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)

@@ -239,7 +239,7 @@ type ClearOutInvoiceInfo struct {
 	Fpqqlsh  string `json:"fpqqlsh"`
 	Nsrsbh   string `json:"nsrsbh"`
 	Nsrmc    string `json:"nsrmc"`
-	Yfpdm    string `json:"yfpdm"`
+	Yfpdm    string `json:"yfpdm,omitempty"` // none for a 数电发票
 	Yfphm    string `json:"yfphm"`
 }
 
