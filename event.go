@@ -644,8 +644,11 @@ func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushF
 		}
 	default:
 		// WeChat's advice: messages by MsgId, events by FromUserName +
-		// CreateTime; EventKey tells apart a user's events of one second.
-		key = dedupeKey("push", f.ToUserName, f.FromUserName, createTime, f.MsgType, f.Event, f.EventKey, f.MsgID)
+		// CreateTime; EventKey, and the card fields of the card events
+		// (CardId, UserCardCode; Code and Status as in the invoice events),
+		// tell apart a user's events of one second.
+		key = dedupeKey("push", f.ToUserName, f.FromUserName, createTime, f.MsgType, f.Event, f.EventKey, f.MsgID,
+			f.CardID, f.UserCardCode, f.Code, f.Status)
 	}
 	if p.kind == kindNone && h.onEvent != nil {
 		p.kind = kindGeneric

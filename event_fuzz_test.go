@@ -43,6 +43,7 @@ type stdPush struct {
 	Fpqqlsh        string   `xml:"fpqqlsh"`
 	LowerStatus    string   `xml:"status"`
 	Nsrsbh         string   `xml:"nsrsbh"`
+	UserCardCode   string   `xml:"UserCardCode"`
 }
 
 // fuzzModes of FuzzEventHandler: how the fuzzed body is pushed.
@@ -280,6 +281,7 @@ func FuzzEventParsePush(f *testing.F) {
 			{"fpqqlsh", pf.Fpqqlsh, std.Fpqqlsh},
 			{"status", pf.LowerStatus, std.LowerStatus},
 			{"nsrsbh", pf.Nsrsbh, std.Nsrsbh},
+			{"UserCardCode", pf.UserCardCode, std.UserCardCode},
 		} {
 			if strings.TrimSpace(c[1]) != strings.TrimSpace(c[2]) {
 				t.Fatalf("%s: got %q, encoding/xml reads %q in %q", c[0], c[1], c[2], doc)

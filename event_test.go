@@ -940,6 +940,40 @@ func TestEventFallbacks(t *testing.T) {
 	require.Zero(t, d.claims.Load())
 }
 
+// TestEventGenericDedupeKeys: events without a typed callback are told apart
+// by the fields that identify them, not only by user, second and event name:
+// a user who receives or deletes two cards within one second pushes two
+// user_get_card (user_del_card...) events that differ only in CardId and
+// UserCardCode, and neither may be taken for a retry of the other.
+func TestEventGenericDedupeKeys(t *testing.T) {
+	for _, mode := range []string{"", "aes"} {
+		t.Run("mode="+mode, func(t *testing.T) {
+			h, c := newRecordingHandler(t, mode, nil)
+			card := func(event, cardID, code string) []byte {
+				return []byte("<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[o1]]></FromUserName>" +
+					"<CreateTime>1478068440</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[" + event + "]]></Event>" +
+					"<CardId><![CDATA[" + cardID + "]]></CardId><UserCardCode><![CDATA[" + code + "]]></UserCardCode>" +
+					"<IsGiveByFriend>0</IsGiveByFriend><OuterStr><![CDATA[]]></OuterStr></xml>")
+			}
+			pushes := [][]byte{
+				card("user_get_card", "pCard1", "100001"),
+				card("user_get_card", "pCard1", "100002"), // a second card of the same template
+				card("user_get_card", "pCard2", "100001"),
+				card("user_del_card", "pCard1", "100001"),
+			}
+			for i, x := range pushes {
+				requireSuccess(t, serve(h, retry(t, mode, x, i)))
+			}
+			require.Len(t, c.generic, len(pushes), "every distinct card event is delivered")
+			// WeChat's retries of them are still deduplicated.
+			for i, x := range pushes {
+				requireSuccess(t, serve(h, retry(t, mode, x, i+5)))
+			}
+			require.Len(t, c.generic, len(pushes))
+		})
+	}
+}
+
 func TestNewEventHandlerConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -37,6 +37,9 @@ type pushFields struct {
 
 	ToUserName, FromUserName, CreateTime, MsgType, Event, MsgID, EventKey string
 	Encrypt                                                               string
+	// UserCardCode identifies a card in the card events (user_get_card…);
+	// with CardID it tells apart a user's card events of one second.
+	UserCardCode string
 
 	// update_invoice_status
 	Status, CardID, Code string
@@ -107,6 +110,8 @@ func (f *pushFields) set(name, value string) error {
 		dst, bit = &f.LowerStatus, 1<<25
 	case "nsrsbh":
 		dst, bit = &f.Nsrsbh, 1<<26
+	case "UserCardCode":
+		dst, bit = &f.UserCardCode, 1<<27
 	default:
 		return nil
 	}
