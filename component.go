@@ -29,7 +29,9 @@ import (
 //	component_access_token:<c>        the component_access_token (tokenCache; also its lock key)
 //	authorizer_access_token:<c>:<a>   an authorizer_access_token (tokenCache; also the refresh lock)
 //	authorizer_refresh_token:<c>:<a>  an authorizer_refresh_token; zero ExpiresAt: never expires
-//	authorizer_revoked:<c>:<a>        set by the unauthorized event: a digest of the refresh token it revoked
+//	authorizer_revoked:<c>:<a>        set by the unauthorized event (or 61003): a digest of the refresh token it revoked
+//	authorizer_authorized:<c>:<a>     Unix seconds of the last authorization exchanged (QueryAuth) or SetRefreshToken,
+//	                                  so that an unauthorized push older than it does not revoke the new authorization
 
 // ComponentTicketTTL is how long a component_verify_ticket stays valid after
 // WeChat pushes it (12 hours). WeChat pushes a new one every 10 minutes.
@@ -205,6 +207,9 @@ func (cp *Component) refreshKey(authorizer string) string {
 }
 func (cp *Component) revokedKey(authorizer string) string {
 	return "authorizer_revoked:" + cp.appID + ":" + authorizer
+}
+func (cp *Component) authorizedKey(authorizer string) string {
+	return "authorizer_authorized:" + cp.appID + ":" + authorizer
 }
 
 var (
@@ -426,6 +431,9 @@ func (cp *Component) QueryAuth(ctx context.Context, authorizationCode string) (*
 		a.Permissions = append(a.Permissions, int(f.FuncscopeCategory.ID))
 	}
 	if info.AuthorizerRefreshToken != "" {
+		// Recorded before the refresh token, so that whoever reads the new
+		// refresh token also sees that it postdates older revocations.
+		cp.recordAuthorized(ctx, info.AuthorizerAppID, start)
 		if err := cp.saveRefreshToken(ctx, info.AuthorizerAppID, info.AuthorizerRefreshToken); err != nil {
 			return nil, &OpError{Op: opQueryAuth.path, Err: err}
 		}
@@ -456,6 +464,7 @@ func (cp *Component) SetRefreshToken(ctx context.Context, authorizerAppID, refre
 	case refreshToken == "":
 		return newValidation("refreshToken", "must not be empty")
 	}
+	cp.recordAuthorized(ctx, authorizerAppID, cp.now())
 	if err := cp.saveRefreshToken(ctx, authorizerAppID, refreshToken); err != nil {
 		return err
 	}
@@ -619,18 +628,22 @@ func (r *authorizerRefresher) Token(ctx context.Context) (Token, error) {
 			return Token{}, err
 		}
 	}
-	tok, err := cp.refreshAuthorizer(ctx, a, rt.Value)
+	spent := rt.Value
+	tok, err := cp.refreshAuthorizer(ctx, a, spent)
 	if errors.Is(err, ErrRefreshTokenInvalid) {
 		// WeChat's advice for 61023: re-read the refresh token from
 		// api_get_authorizer_list and retry once.
-		alt, rerr := cp.recoverRefreshToken(ctx, a, rt.Value)
+		alt, rerr := cp.recoverRefreshToken(ctx, a, spent)
 		if rerr != nil {
 			return Token{}, fmt.Errorf("%w; recovery failed: %w", err, rerr)
 		}
+		spent = alt
 		tok, err = cp.refreshAuthorizer(ctx, a, alt)
 	}
 	if errors.Is(err, ErrComponentNotAuthorized) {
-		cp.markRevoked(ctx, a)
+		// Revoke the refresh token WeChat refused, not whatever the store
+		// holds now: a re-authorization may have stored a new one meanwhile.
+		_ = cp.markRevoked(ctx, a, spent)
 		return Token{}, fmt.Errorf("%w: authorizer %s: %w", ErrAuthorizerRevoked, a, err)
 	}
 	return tok, err
@@ -731,20 +744,50 @@ func (cp *Component) checkRevoked(ctx context.Context, authorizer, rt string) er
 	return nil
 }
 
-// markRevoked records that the authorizer revoked the platform and drops
-// its access token, so that calls fail fast with ErrAuthorizerRevoked
-// instead of spending the dead refresh token. The refresh token itself is
-// kept (it is dead anyway).
-func (cp *Component) markRevoked(ctx context.Context, authorizer string) error {
-	rt, _, err := cp.store.GetToken(ctx, cp.refreshKey(authorizer))
-	if err != nil {
-		return err
-	}
-	if err := cp.store.SetToken(ctx, cp.revokedKey(authorizer), Token{Value: revokedMark(rt.Value)}); err != nil {
+// markRevoked records that the authorizer revoked the platform's
+// authorization that came with refresh token rt, and drops its access token,
+// so that calls fail fast with ErrAuthorizerRevoked instead of spending the
+// dead refresh token. The refresh token itself is kept (it is dead anyway).
+func (cp *Component) markRevoked(ctx context.Context, authorizer, rt string) error {
+	if err := cp.store.SetToken(ctx, cp.revokedKey(authorizer), Token{Value: revokedMark(rt)}); err != nil {
 		return err
 	}
 	cp.dropAccessToken(ctx, authorizer)
 	return nil
+}
+
+// revokeAt handles an unauthorized push created at created: it revokes the
+// stored authorization unless that one was exchanged (or set) at or after
+// created, i.e. the merchant authorized the platform again after this
+// revocation and the push arrives late. revoked reports which happened.
+//
+// The stored refresh token is read before the authorization time, which
+// QueryAuth and SetRefreshToken write before the refresh token: a new
+// refresh token read here therefore comes with its authorization time.
+func (cp *Component) revokeAt(ctx context.Context, authorizer string, created time.Time) (revoked bool, err error) {
+	rt, _, err := cp.store.GetToken(ctx, cp.refreshKey(authorizer))
+	if err != nil {
+		return false, err
+	}
+	at, ok, err := cp.store.GetToken(ctx, cp.authorizedKey(authorizer))
+	if err != nil {
+		return false, err
+	}
+	if ok {
+		if sec, perr := strconv.ParseInt(at.Value, 10, 64); perr == nil && created.Unix() <= sec {
+			return false, nil
+		}
+	}
+	return true, cp.markRevoked(ctx, authorizer, rt.Value)
+}
+
+// recordAuthorized stores when the authorizer's current authorization was
+// obtained (best effort: without it, a late unauthorized push may revoke a
+// newer authorization, which a later 61003 would reveal anyway).
+func (cp *Component) recordAuthorized(ctx context.Context, authorizer string, at time.Time) {
+	if err := cp.store.SetToken(ctx, cp.authorizedKey(authorizer), Token{Value: strconv.FormatInt(at.Unix(), 10)}); err != nil {
+		cp.logger.Warn("wxinvoice: token store write failed (authorization time)", "authorizer", authorizer, "err", err)
+	}
 }
 
 // clearRevoked removes a recorded revocation (best effort: the mark only

@@ -45,7 +45,10 @@ type ComponentEventConfig struct {
 	OnUpdateAuthorized func(ctx context.Context, ev *AuthorizationEvent) error
 	// OnUnauthorized runs for an unauthorized push after the account was
 	// recorded as revoked: its calls fail with ErrAuthorizerRevoked until
-	// it authorizes the platform again.
+	// it authorizes the platform again. A push older than the authorization
+	// exchanged since (it arrived late: the merchant revoked, then authorized
+	// again) does not revoke that newer authorization; the callback still
+	// runs, so compare ev.CreateTime with your own records.
 	OnUnauthorized func(ctx context.Context, ev *UnauthorizedEvent) error
 	// OnEvent receives every other InfoType (e.g. notify_third_fasteregister).
 	// Nil: they are acknowledged with "success".
@@ -275,8 +278,13 @@ func (ch *componentHandler) authorized(ctx context.Context, f *componentFields, 
 }
 
 func (ch *componentHandler) unauthorized(ctx context.Context, f *componentFields, created time.Time) error {
-	if err := ch.cp.markRevoked(ctx, f.AuthorizerAppID); err != nil {
+	revoked, err := ch.cp.revokeAt(ctx, f.AuthorizerAppID, created)
+	if err != nil {
 		return errors.New("wxinvoice: record the revoked authorization: " + err.Error())
+	}
+	if !revoked && ch.h.log != nil {
+		ch.h.log.LogAttrs(ctx, slog.LevelInfo, "wxinvoice: unauthorized push older than the authorization exchanged since; not revoking it",
+			slog.String("authorizer", f.AuthorizerAppID), slog.Int64("create_time", created.Unix()))
 	}
 	if ch.cfg.OnUnauthorized == nil {
 		return nil

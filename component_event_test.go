@@ -3,7 +3,9 @@ package wxinvoice
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -51,4 +53,87 @@ func TestComponentEventKeysHoldNoSecrets(t *testing.T) {
 		require.NotContains(t, s, "SECRET-TICKET-VALUE")
 		require.NotContains(t, s, code)
 	}
+}
+
+// TestComponentLateUnauthorizedPush: a merchant revokes the platform and
+// authorizes it again; WeChat's unauthorized push (a retry, or one handled by
+// a slower instance) is processed after the new authorization was exchanged.
+// It revokes the authorization it was sent for, not the new one.
+func TestComponentLateUnauthorizedPush(t *testing.T) {
+	t.Parallel()
+	ct := newCompTest(t)
+	var refreshes atomic.Int64
+	ct.mux.HandleFunc("/cgi-bin/component/api_query_auth", func(w http.ResponseWriter, r *http.Request) {
+		componentRequest(t, r)
+		_, _ = io.WriteString(w, `{"authorization_info":{"authorizer_appid":"`+authAppID+`","authorizer_access_token":"at-new","expires_in":7200,"authorizer_refresh_token":"rt-new","func_info":[{"funcscope_category":{"id":26}}]}}`)
+	})
+	ct.mux.HandleFunc("/cgi-bin/component/api_authorizer_token", func(w http.ResponseWriter, r *http.Request) {
+		refreshes.Add(1)
+		var req struct {
+			RT string `json:"authorizer_refresh_token"`
+		}
+		require.NoError(t, json.Unmarshal(componentRequest(t, r), &req))
+		_, _ = io.WriteString(w, `{"authorizer_access_token":"at-`+req.RT+`","expires_in":7200,"authorizer_refresh_token":"`+req.RT+`"}`)
+	})
+	require.NoError(t, ct.cp.SetRefreshToken(bg, authAppID, "rt-old"))
+	h, err := ct.cp.EventHandler(ComponentEventConfig{Token: "ctoken", EncodingAESKey: vecKey})
+	require.NoError(t, err)
+	pc := PushConfig{Token: "ctoken", EncodingAESKey: vecKey, AppID: compAppID}
+	now := time.Now().Unix()
+	unauthorized := func(created int64) string {
+		return "<xml><AppId><![CDATA[appid_value]]></AppId><CreateTime>" + itoa64(created) +
+			"</CreateTime><InfoType><![CDATA[unauthorized]]></InfoType><AuthorizerAppid><![CDATA[" + authAppID + "]]></AuthorizerAppid></xml>"
+	}
+
+	// The re-authorization is exchanged first...
+	requireSuccess(t, serve(h, compPush(t, pc, "<xml><AppId><![CDATA[appid_value]]></AppId><CreateTime>"+itoa64(now)+
+		"</CreateTime><InfoType><![CDATA[authorized]]></InfoType><AuthorizerAppid><![CDATA["+authAppID+"]]></AuthorizerAppid>"+
+		"<AuthorizationCode><![CDATA[auth_code_value]]></AuthorizationCode><AuthorizationCodeExpiredTime>600</AuthorizationCodeExpiredTime></xml>")))
+	// ...then the revocation that preceded it arrives.
+	requireSuccess(t, serve(h, compPush(t, pc, unauthorized(now-60))))
+	src := ct.cp.AuthorizerTokenSource(authAppID)
+	tok, err := src.Token(bg)
+	require.NoError(t, err, "the new authorization is not revoked by an older unauthorized push")
+	require.Equal(t, "at-new", tok.Value)
+	rt, _, _ := ct.store.GetToken(bg, ct.cp.refreshKey(authAppID))
+	require.Equal(t, "rt-new", rt.Value)
+
+	// A revocation after the new authorization does revoke it.
+	requireSuccess(t, serve(h, compPush(t, pc, unauthorized(now+5))))
+	_, err = src.Token(bg)
+	require.ErrorIs(t, err, ErrAuthorizerRevoked)
+	require.Zero(t, refreshes.Load(), "the revoked refresh token is not spent")
+}
+
+// TestComponentRevokedBy61003DuringReauthorization: a refresh with the old
+// refresh token answers 61003 while, meanwhile, the merchant authorized the
+// platform again and the new refresh token was stored (by QueryAuth in
+// another instance). Only the refresh token WeChat refused is recorded as
+// revoked; the next call refreshes with the new one.
+func TestComponentRevokedBy61003DuringReauthorization(t *testing.T) {
+	t.Parallel()
+	ct := newCompTest(t)
+	var seen []string
+	ct.mux.HandleFunc("/cgi-bin/component/api_authorizer_token", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			RT string `json:"authorizer_refresh_token"`
+		}
+		require.NoError(t, json.Unmarshal(componentRequest(t, r), &req))
+		seen = append(seen, req.RT)
+		if req.RT == "rt-old" {
+			// The re-authorization lands while this refresh is in flight.
+			require.NoError(t, ct.cp.SetRefreshToken(context.Background(), authAppID, "rt-new"))
+			_, _ = io.WriteString(w, `{"errcode":61003,"errmsg":"component is not authorized by this account"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"authorizer_access_token":"at-`+req.RT+`","expires_in":7200,"authorizer_refresh_token":"`+req.RT+`"}`)
+	})
+	require.NoError(t, ct.cp.SetRefreshToken(bg, authAppID, "rt-old"))
+	src := ct.cp.AuthorizerTokenSource(authAppID)
+	_, err := src.Token(bg)
+	require.ErrorIs(t, err, ErrAuthorizerRevoked)
+	tok, err := src.Token(bg)
+	require.NoError(t, err, "the new refresh token is not marked revoked")
+	require.Equal(t, "at-rt-new", tok.Value)
+	require.Equal(t, []string{"rt-old", "rt-new"}, seen)
 }
