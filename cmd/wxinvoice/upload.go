@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -128,11 +129,14 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 	resultsPath := firstNonEmpty(o.results, o.resume)
 	switch {
 	case resultsPath != "":
-		f, err := openResults(resultsPath)
+		f, cut, err := openResults(resultsPath)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
+		if cut != "" {
+			a.linef("warning: dropped the last line of %s, cut short by an earlier run (%q): its file is not on record", resultsPath, cut)
+		}
 		run.csv = csv.NewWriter(f)
 	case a.output != "json":
 		run.csv = csv.NewWriter(a.stdout)
@@ -353,18 +357,21 @@ func absKey(p string) string {
 }
 
 // loadResults reads a results CSV ("file,s_media_id" lines) and returns the
-// files it lists with an s_media_id. A missing file is an empty list.
+// files it lists with an s_media_id. A missing file is an empty list. Text
+// after the last newline is ignored: every line is written with its newline
+// in one write, so such text is a line an earlier run was cut short in (a
+// kill, a full disk), whose s_media_id or file name may be truncated.
 func loadResults(path string) (map[string]bool, error) {
 	done := map[string]bool{}
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return done, nil
 	}
 	if err != nil {
 		return nil, usagef("--resume: %v", err)
 	}
-	defer f.Close()
-	cr := csv.NewReader(f)
+	data = data[:bytes.LastIndexByte(data, '\n')+1]
+	cr := csv.NewReader(bytes.NewReader(data))
 	cr.FieldsPerRecord = -1
 	for line := 1; ; line++ {
 		rec, err := cr.Read()
@@ -384,31 +391,61 @@ func loadResults(path string) (map[string]bool, error) {
 }
 
 // openResults opens path for appending CSV lines, writing the header to a
-// new file and ending a last line an earlier run cut short.
-func openResults(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+// new file. A last line an earlier run cut short (text after the last
+// newline, which loadResults ignores) is removed and returned: kept, it would
+// read as a complete line once more lines follow it, with a truncated
+// s_media_id, or an unterminated quote that makes the file unreadable.
+func openResults(path string) (f *os.File, cut string, err error) {
+	f, err = os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("results: %w", err)
+		return nil, "", fmt.Errorf("results: %w", err)
+	}
+	fail := func(err error) (*os.File, string, error) {
+		f.Close()
+		return nil, "", fmt.Errorf("results: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("results: %w", err)
+		return fail(err)
 	}
-	switch {
-	case fi.Size() == 0:
-		_, err = io.WriteString(f, "file,s_media_id\n")
-	default:
-		last := make([]byte, 1)
-		if _, err = f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
-			_, err = io.WriteString(f, "\n")
+	end, err := lastLineEnd(f, fi.Size())
+	if err != nil {
+		return fail(err)
+	}
+	if end < fi.Size() {
+		tail := make([]byte, fi.Size()-end)
+		if _, err := f.ReadAt(tail, end); err != nil {
+			return fail(err)
+		}
+		if err := f.Truncate(end); err != nil {
+			return fail(err)
+		}
+		cut = string(tail)
+	}
+	if end == 0 {
+		if _, err := io.WriteString(f, "file,s_media_id\n"); err != nil {
+			return fail(err)
 		}
 	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("results: %w", err)
+	return f, cut, nil
+}
+
+// lastLineEnd returns the offset just after the last newline among the
+// first size bytes of f (0 when there is none).
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 4096)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
 	}
-	return f, nil
+	return 0, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -155,14 +156,64 @@ func TestUploadCSVToStdout(t *testing.T) {
 	require.Contains(t, r.stderr, "1 files: 1 uploaded")
 
 	// A results file cut in the middle of a line by a kill: the partial line
-	// is not taken as done, and new lines start on a line of their own.
+	// is not taken as done, and is replaced by the complete one.
 	results := writeFile(t, filepath.Join(t.TempDir(), "r.csv"), []byte(strings.TrimSuffix(r.stdout, "\n")+"\n"+pdfs[1]))
 	r = cli(t, env, "", "upload", "--resume", results, dir)
 	requireOK(t, r)
 	require.Equal(t, 2, srv.Calls(setpdf))
-	b, err := os.ReadFile(results)
-	require.NoError(t, err)
-	require.Contains(t, string(b), "\n"+pdfs[1]+"\n"+pdfs[1]+",")
+	got := readResults(t, results) // fails on a file listed twice
+	require.Len(t, got, 2)
+	_, ok := srv.PDF(got[pdfs[1]])
+	require.True(t, ok)
+}
+
+// TestUploadResumeAfterCutLine: a crash (kill -9, power loss, a full disk)
+// can cut the results file's last line anywhere, also inside the s_media_id
+// or inside a quoted file name. The cut line is not an upload on record: its
+// file is uploaded again, the cut line is dropped from the file (so that no
+// later run takes it for a complete one), and the file stays readable.
+func TestUploadResumeAfterCutLine(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	env := envOf(srv)
+	dir := t.TempDir()
+	plain := writeFile(t, filepath.Join(dir, "inv-1.pdf"), pdf("1"))
+	comma := writeFile(t, filepath.Join(dir, "inv,2.pdf"), pdf("2")) // written quoted in the CSV
+	r := cli(t, env, "", "upload", "--concurrency", "1", plain, comma)
+	requireOK(t, r)
+	require.Equal(t, 2, srv.Calls(setpdf))
+	lines := strings.SplitAfter(r.stdout, "\n") // header, plain, comma, ""
+	require.Len(t, lines, 4, r.stdout)
+	require.True(t, strings.HasPrefix(lines[2], `"`), lines[2])
+	calls := 2
+	for _, tc := range []struct {
+		name string
+		file string // the results file as the crash left it
+		redo string // the file that must be uploaded again
+	}{
+		{"inside the s_media_id", lines[0] + lines[2] + lines[1][:len(lines[1])-5], plain},
+		{"just before the newline", lines[0] + lines[2] + strings.TrimSuffix(lines[1], "\n"), plain},
+		{"inside a quoted name", lines[0] + lines[1] + lines[2][:len(comma)/2], comma},
+		{"inside the quoted name's id", lines[0] + lines[1] + lines[2][:len(lines[2])-3], comma},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			results := writeFile(t, filepath.Join(t.TempDir(), "r.csv"), []byte(tc.file))
+			r := cli(t, env, "", "upload", "--resume", results, plain, comma)
+			requireOK(t, r)
+			calls++
+			require.Equal(t, calls, srv.Calls(setpdf), "only the file of the cut line is uploaded again")
+			require.Contains(t, r.stderr, "1 of 2 files already uploaded")
+			got := readResultsCSV(t, results) // fails on a file listed twice
+			require.Len(t, got, 2)
+			for _, f := range []string{plain, comma} {
+				_, ok := srv.PDF(got[f])
+				require.True(t, ok, "%s: %q", f, got[f])
+			}
+			r = cli(t, env, "", "upload", "--resume", results, plain, comma)
+			requireOK(t, r)
+			require.Equal(t, calls, srv.Calls(setpdf), "nothing left to upload")
+		})
+	}
 }
 
 func TestUploadUsage(t *testing.T) {
@@ -177,4 +228,23 @@ func TestUploadUsage(t *testing.T) {
 	r = cli(t, env, "", "upload", "--concurrency", "0", ".")
 	require.Equal(t, exitUsage, r.code)
 	require.Zero(t, srv.Calls(setpdf))
+}
+
+// readResultsCSV is readResults for file names that need CSV quoting.
+func readResultsCSV(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, []string{"file", "s_media_id"}, recs[0])
+	out := map[string]string{}
+	for _, rec := range recs[1:] {
+		require.Len(t, rec, 2)
+		_, dup := out[rec[0]]
+		require.False(t, dup, "%s listed twice in %s", rec[0], path)
+		out[rec[0]] = rec[1]
+	}
+	return out
 }
