@@ -31,7 +31,9 @@ const DefaultMemoryDeduperEntries = 100_000
 // maxEntries keys (maxEntries <= 0: DefaultMemoryDeduperEntries), each for
 // the ttl given to Claim. When full, it forgets the oldest claims first;
 // WeChat's retries come within about 15 s, so size it above the number of
-// pushes a process receives in that time. It is safe for concurrent use.
+// pushes a process receives in that time; to also refuse replays of
+// captured pushes, above the number it receives in twice the EventHandler's
+// TimestampWindow (10 minutes by default). It is safe for concurrent use.
 //
 // It serves one process only: with several instances behind a load balancer
 // use a shared Deduper such as redisstore.Store.
