@@ -135,7 +135,7 @@ const (
 	expirySafety      = 30 * time.Second
 	earlyRefreshEvery = 30 * time.Second
 	fetchTimeout      = 30 * time.Second
-	storeLockTTL      = 10 * time.Second
+	storeLockTTL      = fetchTimeout + 5*time.Second // outlives any fetch, so no two processes fetch (or spend a refresh token) at once
 	storePollEvery    = 50 * time.Millisecond
 )
 

@@ -16,7 +16,8 @@ import (
 // An error means the answer is unknown; the EventHandler then answers 503 so
 // that WeChat retries. Should Redis have applied a SET whose reply was lost,
 // WeChat's retries are taken for duplicates until ttl ends: prefer a Redis
-// close to the handlers, and a ttl no longer than WeChat's retries need.
+// close to the handlers. (The EventHandler asks for at least twice its
+// timestamp window, so that a replayed push is still recognized.)
 func (s *Store) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		ttl = wxinvoice.DefaultDedupeTTL
