@@ -173,6 +173,13 @@ func TestInstancesShareOneToken(t *testing.T) {
 
 	// Phase 4: rotation in the middle of a burst, with calls in flight.
 	require.Empty(t, burst(t, srv, ins, calls, srv.RevokeTokens))
+	// An instance whose share of the burst all finished before the
+	// revocation still holds the revoked token: its next call meets the
+	// 40001 and adopts the shared token from Redis, without a fetch.
+	for _, in := range ins {
+		_, err := in.client.SetURL(context.Background())
+		require.NoError(t, err)
+	}
 	tok4 := requireShared("after a revocation mid-burst")
 	require.NotEqual(t, tok3, tok4)
 	st := srv.TokenStats()
