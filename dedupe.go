@@ -24,6 +24,21 @@ type Deduper interface {
 	Release(ctx context.Context, key string) error
 }
 
+// DedupeTracker is an optional interface of a Deduper that also records when
+// a claimed push has been processed. With it, a duplicate that arrives while
+// the first delivery is still running elsewhere (WeChat retries after 5 s) is
+// answered 503, so that WeChat asks again later, instead of "success": if the
+// first delivery then fails and releases its key, a later retry processes the
+// push instead of it being lost. Without it, any duplicate is answered
+// "success". NewMemoryDeduper and redisstore.Store implement it.
+type DedupeTracker interface {
+	// Done marks a claimed key as processed, keeping its expiry.
+	Done(ctx context.Context, key string) error
+	// Processed reports whether key was marked Done; false while it is only
+	// claimed (or not claimed at all).
+	Processed(ctx context.Context, key string) (bool, error)
+}
+
 // DefaultMemoryDeduperEntries is the capacity of NewMemoryDeduper(0).
 const DefaultMemoryDeduperEntries = 100_000
 
@@ -57,6 +72,7 @@ type memoryDeduper struct {
 type memoryEntry struct {
 	expires int64 // UnixNano
 	seq     uint64
+	done    bool // processed (DedupeTracker)
 }
 
 type memoryClaim struct {
@@ -87,6 +103,26 @@ func (d *memoryDeduper) Claim(_ context.Context, key string, ttl time.Duration) 
 		d.pop()
 	}
 	return true, nil
+}
+
+// Done implements DedupeTracker.
+func (d *memoryDeduper) Done(_ context.Context, key string) error {
+	d.mu.Lock()
+	if e, ok := d.items[key]; ok {
+		e.done = true
+		d.items[key] = e
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// Processed implements DedupeTracker.
+func (d *memoryDeduper) Processed(_ context.Context, key string) (bool, error) {
+	now := d.now().UnixNano()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.items[key]
+	return ok && e.done && e.expires > now, nil
 }
 
 // Release implements Deduper.

@@ -104,3 +104,22 @@ func TestDedupeMemoryConcurrent(t *testing.T) {
 	wg.Wait()
 	require.EqualValues(t, 200, wins.Load(), "each key is won exactly once")
 }
+
+func TestMemoryDeduperTracksDone(t *testing.T) {
+	t.Parallel()
+	d, advance := clockDeduper(0)
+	ctx := context.Background()
+	ok, _ := d.Claim(ctx, "k", time.Minute)
+	require.True(t, ok)
+	p, _ := d.Processed(ctx, "k")
+	require.False(t, p, "claimed, not yet done")
+	require.NoError(t, d.Done(ctx, "k"))
+	p, _ = d.Processed(ctx, "k")
+	require.True(t, p)
+	require.NoError(t, d.Done(ctx, "unclaimed"))
+	p, _ = d.Processed(ctx, "unclaimed")
+	require.False(t, p, "Done on an unclaimed key records nothing")
+	advance(2 * time.Minute)
+	p, _ = d.Processed(ctx, "k")
+	require.False(t, p, "expired")
+}

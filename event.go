@@ -717,7 +717,16 @@ func (h *EventHandler) once(w http.ResponseWriter, r *http.Request, key string, 
 		reply(w, http.StatusServiceUnavailable, "deduper unavailable")
 		return
 	}
+	tracker, tracked := h.deduper.(DedupeTracker)
 	if !first {
+		if tracked {
+			// Answer "success" only once the first delivery succeeded; while
+			// it is still running (in another process), have WeChat ask again.
+			if processed, perr := tracker.Processed(ctx, key); perr != nil || !processed {
+				reply(w, http.StatusServiceUnavailable, "event in progress")
+				return
+			}
+		}
 		replySuccess(w) // a retry of a push already handled
 		return
 	}
@@ -735,6 +744,18 @@ func (h *EventHandler) once(w http.ResponseWriter, r *http.Request, key string, 
 		}
 		reply(w, http.StatusInternalServerError, "event not processed")
 		return
+	}
+	if tracked {
+		dctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil { // WeChat hung up meanwhile: still record the outcome
+			dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		}
+		derr := tracker.Done(dctx, key)
+		cancel()
+		if derr != nil && h.log != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper done-mark failed; WeChat's retries will be answered 503",
+				slog.String("key", key), slog.Any("error", derr))
+		}
 	}
 	replySuccess(w)
 }

@@ -40,8 +40,8 @@ func benchPush(b *testing.B, pc PushConfig, cfg EventConfig) {
 	cfg.Token = pc.Token
 	cfg.EncodingAESKey, cfg.AppID = pc.EncodingAESKey, pc.AppID
 	d := newMemoryDeduper(0)
-	var tick time.Duration
-	d.now = func() time.Time { tick += 24 * time.Hour; return time.Unix(0, 0).Add(tick) }
+	var tick int64 // hours; time.Duration nanoseconds would overflow after ~100k days
+	d.now = func() time.Time { tick++; return time.Unix(tick*3600, 0) }
 	cfg.Deduper = d
 	cfg.OnInvoiceStatus = func(ctx context.Context, ev *InvoiceStatusEvent) error {
 		calls++

@@ -1127,3 +1127,57 @@ func TestEventXMLBuilders(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, sec, before)
 }
+
+// Two handlers sharing one Deduper stand for two instances. A retry that
+// reaches B while A's callback still runs is answered 503 (WeChat asks
+// again), not "success": A's callback may yet fail, and the push would be
+// lost. Once A has failed and released the key, B processes the retry.
+func TestEventRetryWhileProcessingElsewhere(t *testing.T) {
+	t.Parallel()
+	shared := NewMemoryDeduper(0)
+	entered, release := make(chan struct{}), make(chan error)
+	var calls atomic.Int32
+	mk := func(slow bool) *EventHandler {
+		h, err := NewEventHandler(EventConfig{Token: vecToken, Now: fixedClock(sampleTime), Deduper: shared,
+			OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
+				calls.Add(1)
+				if slow {
+					close(entered)
+					return <-release
+				}
+				return nil
+			}})
+		require.NoError(t, err)
+		return h
+	}
+	a, b := mk(true), mk(false)
+	xml := InvoiceStatusEventXML(statusEvent("2001"))
+
+	first := make(chan int, 1)
+	go func() { first <- serve(a, retry(t, "", xml, 0)).Code }()
+	<-entered
+	rec := serve(b, retry(t, "", xml, 1))
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "in progress elsewhere")
+	release <- errors.New("database down")
+	require.Equal(t, http.StatusInternalServerError, <-first)
+	requireSuccess(t, serve(b, retry(t, "", xml, 2)))
+	require.EqualValues(t, 2, calls.Load())
+	requireSuccess(t, serve(a, retry(t, "", xml, 3)))
+	require.EqualValues(t, 2, calls.Load(), "processed: acknowledged without a callback")
+}
+
+// A Deduper without DedupeTracker keeps the plain behaviour: duplicates are
+// acknowledged.
+type plainDeduper struct{ Deduper }
+
+func TestEventUntrackedDeduperAcknowledgesDuplicates(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	h, err := NewEventHandler(EventConfig{Token: vecToken, Now: fixedClock(sampleTime), Deduper: plainDeduper{NewMemoryDeduper(0)},
+		OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error { calls.Add(1); return nil }})
+	require.NoError(t, err)
+	xml := InvoiceStatusEventXML(statusEvent("2002"))
+	requireSuccess(t, serve(h, retry(t, "", xml, 0)))
+	requireSuccess(t, serve(h, retry(t, "", xml, 1)))
+	require.EqualValues(t, 1, calls.Load())
+}

@@ -251,7 +251,9 @@ func TestInstancesDedupePushes(t *testing.T) {
 	require.Equal(t, 1, seen["000000000001"])
 
 	// Twenty pushes, each delivered three times concurrently to both
-	// instances: one callback each.
+	// instances: one callback each. A delivery that meets another one still
+	// running in the other instance is answered 503 (WeChat asks again);
+	// once processed, every delivery is answered "success".
 	var wg sync.WaitGroup
 	for p := range 20 {
 		code := fmt.Sprintf("1%011d", p)
@@ -260,13 +262,19 @@ func TestInstancesDedupePushes(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				status, _ := push((p+i)%2, code)
-				require.Equal(t, http.StatusOK, status)
+				require.Contains(t, []int{http.StatusOK, http.StatusServiceUnavailable}, status)
 			}()
 		}
 	}
 	wg.Wait()
 	for p := range 20 {
-		require.Equal(t, 1, seen[fmt.Sprintf("1%011d", p)], "push %d", p)
+		code := fmt.Sprintf("1%011d", p)
+		for i := range 2 {
+			status, body := push(i, code)
+			require.Equal(t, http.StatusOK, status)
+			require.Equal(t, "success", body)
+		}
+		require.Equal(t, 1, seen[code], "push %d", p)
 	}
 
 	// A failing callback: 500, the key is released, the retry (at the other
@@ -391,4 +399,59 @@ func TestRedisOutage(t *testing.T) {
 		require.Equal(t, final, in.token(t))
 	}
 	require.False(t, strings.Contains(hlog.String(), "push-token"))
+}
+
+// TestInstancesRetryDuringSlowCallback: WeChat gives up on instance A after
+// 5 s and retries at instance B while A's callback is still running. B must
+// not answer "success" then: A's callback may still fail. B answers 503;
+// A's callback fails and releases the key; WeChat's next retry is processed.
+func TestInstancesRetryDuringSlowCallback(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	const pushToken = "push-token"
+	entered := make(chan struct{})
+	release := make(chan error)
+	var calls atomic.Int32
+	newHandler := func(slow bool) *httptest.Server {
+		h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{
+			Token:   pushToken,
+			Deduper: redisstore.New(r.Client()),
+			OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
+				calls.Add(1)
+				if slow {
+					close(entered)
+					return <-release
+				}
+				return nil
+			},
+		})
+		require.NoError(t, err)
+		hs := httptest.NewServer(h)
+		t.Cleanup(hs.Close)
+		return hs
+	}
+	a, b := newHandler(true), newHandler(false)
+	push := func(hs *httptest.Server) int {
+		xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
+			ToUserName: "gh_0123456789ab", FromUserName: "oUser", CreateTime: time.Unix(1714500000, 0),
+			Status: wxinvoice.ReimburseCancel, CardID: "pCard", Code: "000000000009",
+		})
+		req, err := wxinvoice.NewPushRequest(context.Background(), hs.URL, wxinvoice.PushConfig{Token: pushToken}, xml)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	first := make(chan int, 1)
+	go func() { first <- push(a) }()
+	<-entered
+	require.Equal(t, http.StatusServiceUnavailable, push(b), "still running at A: WeChat must ask again")
+	release <- fmt.Errorf("database down")
+	require.Equal(t, http.StatusInternalServerError, <-first)
+	require.Equal(t, http.StatusOK, push(b), "the retry after A's failure is processed")
+	require.Equal(t, int32(2), calls.Load())
+	require.Equal(t, http.StatusOK, push(a), "processed: later retries are acknowledged")
+	require.Equal(t, int32(2), calls.Load())
 }
