@@ -457,3 +457,39 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+func TestDoneProcessed(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	rdb := r.Client()
+	s1, s2 := redisstore.New(rdb), redisstore.New(r.Client())
+	ctx := context.Background()
+	const key = "wxinvoice:update_invoice_status|done"
+
+	first, err := s1.Claim(ctx, key, 30*time.Second)
+	require.NoError(t, err)
+	require.True(t, first)
+	p, err := s2.Processed(ctx, key)
+	require.NoError(t, err)
+	require.False(t, p, "claimed, still running")
+
+	require.NoError(t, s1.Done(ctx, key))
+	p, err = s2.Processed(ctx, key)
+	require.NoError(t, err)
+	require.True(t, p, "another instance sees it processed")
+	pttl, err := rdb.PTTL(ctx, s1.DedupeKey(key)).Result()
+	require.NoError(t, err)
+	require.InDelta(t, 30, pttl.Seconds(), 1, "Done keeps the claim's TTL")
+	first, err = s2.Claim(ctx, key, 30*time.Second)
+	require.NoError(t, err)
+	require.False(t, first, "a processed key is still claimed")
+
+	// Done on a key nobody claimed (or that expired) creates nothing.
+	require.NoError(t, s1.Done(ctx, "never-claimed"))
+	n, err := rdb.Exists(ctx, s1.DedupeKey("never-claimed")).Result()
+	require.NoError(t, err)
+	require.Zero(t, n)
+	p, err = s1.Processed(ctx, "never-claimed")
+	require.NoError(t, err)
+	require.False(t, p)
+}
