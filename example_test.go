@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"time"
 
 	"github.com/wxinvoice/wxinvoice"
@@ -72,4 +73,43 @@ func ExampleAPIError() {
 	// Output:
 	// errcode: 72001 no match card
 	// true Status
+}
+
+// An event URL in safe mode: WeChat's update_invoice_status pushes are
+// verified, decrypted, deduplicated and handed to a typed callback. The fake
+// server pushes them like WeChat does.
+func ExampleNewEventHandler() {
+	const token, key = "my-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	statuses := make(chan wxinvoice.ReimburseStatus, 1)
+	handler, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{
+		Token: token, EncodingAESKey: key, AppID: "wxexample0000001",
+		OnInvoiceStatus: func(ctx context.Context, ev *wxinvoice.InvoiceStatusEvent) error {
+			statuses <- ev.Status // record it; an error here makes WeChat push again
+			return nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	events := httptest.NewServer(handler)
+	defer events.Close()
+
+	srv := wxinvoicetest.NewServer(
+		wxinvoicetest.WithApp("wxexample0000001", "example-secret"),
+		wxinvoicetest.WithEventPush(events.URL, wxinvoice.PushConfig{Token: token, EncodingAESKey: key, AppID: "wxexample0000001"}),
+	)
+	defer srv.Close()
+	client, _ := wxinvoice.New(srv.AppID, srv.AppSecret, wxinvoice.WithBaseURL(srv.URL))
+	ctx := context.Background()
+	card, _ := client.CreateCard(ctx, &wxinvoice.CreateCardRequest{Payee: "示例科技", Type: "增值税普通发票",
+		BaseInfo: wxinvoice.CardBaseInfo{LogoURL: "http://mmbiz.qpic.cn/logo/0", Title: "示例科技"}})
+	pdf, _ := client.UploadPDF(ctx, "inv.pdf", bytes.NewReader([]byte("%PDF-1.4\n%%EOF\n")))
+	inv, _ := client.InsertInvoice(ctx, &wxinvoice.InsertInvoiceRequest{OrderID: "order-9", CardID: card.CardID, AppID: srv.AppID,
+		Invoice: wxinvoice.InvoiceData{Fee: 100, Title: "某某公司", BillingTime: time.Now(), BillingNo: "0009", PDFMediaID: pdf.SMediaID}})
+
+	// The platform voids the invoice; WeChat pushes the new status.
+	_ = client.UpdateStatus(ctx, &wxinvoice.UpdateStatusRequest{CardID: card.CardID, Code: inv.Code, Status: wxinvoice.ReimburseCancel})
+	fmt.Println("pushed:", <-statuses)
+	// Output:
+	// pushed: INVOICE_REIMBURSE_CANCEL
 }
