@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command uploadrss measures the extra peak memory of one PDF upload.
 //
 //	go run ./internal/bench/uploadrss -mb 20 -mode sdk
