@@ -662,7 +662,13 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 		return Token{}, &OpError{Op: opAuthorizerToken.path, Err: errors.New("empty authorizer_access_token in response")}
 	}
 	if nrt := resp.AuthorizerRefreshToken; nrt != "" && nrt != rt {
-		if err := cp.saveRefreshToken(ctx, authorizer, nrt); err != nil {
+		// A re-authorization (QueryAuth, SetRefreshToken) may have stored a
+		// newer refresh token while rt was being spent: never write an older
+		// one over it. (Refreshes themselves are serialized by the store's
+		// lock; an unreadable store means: save, rather than risk losing nrt.)
+		if cur, ok, gerr := cp.store.GetToken(ctx, cp.refreshKey(authorizer)); gerr == nil && ok && cur.Value != "" && cur.Value != rt {
+			cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)
+		} else if err := cp.saveRefreshToken(ctx, authorizer, nrt); err != nil {
 			return Token{}, &OpError{Op: opAuthorizerToken.path, Err: err}
 		}
 	}

@@ -137,3 +137,34 @@ func TestComponentRevokedBy61003DuringReauthorization(t *testing.T) {
 	require.Equal(t, "at-rt-new", tok.Value)
 	require.Equal(t, []string{"rt-old", "rt-new"}, seen)
 }
+
+// A re-authorization that lands while a refresh spends the old refresh token
+// is not overwritten by the renewed old token WeChat hands back.
+func TestComponentRefreshKeepsNewerRefreshToken(t *testing.T) {
+	t.Parallel()
+	ct := newCompTest(t)
+	ct.mux.HandleFunc("/cgi-bin/component/api_authorizer_token", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			RT string `json:"authorizer_refresh_token"`
+		}
+		require.NoError(t, json.Unmarshal(componentRequest(t, r), &req))
+		if req.RT == "rt-old" {
+			require.NoError(t, ct.cp.SetRefreshToken(context.Background(), authAppID, "rt-new"))
+		}
+		_, _ = io.WriteString(w, `{"authorizer_access_token":"at-`+req.RT+`","expires_in":7200,"authorizer_refresh_token":"`+req.RT+`-renewed"}`)
+	})
+	require.NoError(t, ct.cp.SetRefreshToken(bg, authAppID, "rt-old"))
+	_, err := ct.cp.AuthorizerTokenSource(authAppID).Token(bg)
+	require.NoError(t, err)
+	stored, ok, err := ct.cp.store.GetToken(bg, ct.cp.refreshKey(authAppID))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "rt-new", stored.Value, "the re-authorization's refresh token survives")
+
+	// Without a re-authorization, the renewed token replaces the spent one.
+	require.NoError(t, ct.cp.SetRefreshToken(bg, authAppID, "rt-plain"))
+	_, err = ct.cp.AuthorizerTokenSource(authAppID).Token(bg)
+	require.NoError(t, err)
+	stored, _, _ = ct.cp.store.GetToken(bg, ct.cp.refreshKey(authAppID))
+	require.Equal(t, "rt-plain-renewed", stored.Value)
+}
