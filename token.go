@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -344,7 +346,7 @@ func (s *appTokenSource) Token(ctx context.Context) (Token, error) { return s.fe
 
 func (s *appTokenSource) RefreshToken(ctx context.Context, rejected string) (Token, error) {
 	t, err := s.fetch(ctx, false)
-	if err != nil || t.Value != rejected || s.legacy || !s.allowForce() {
+	if err != nil || t.Value != rejected || s.legacy || !s.allowForce(ctx) {
 		return t, err
 	}
 	forced, err := s.fetch(ctx, true)
@@ -356,12 +358,25 @@ func (s *appTokenSource) RefreshToken(ctx context.Context, rejected string) (Tok
 	return forced, nil
 }
 
-func (s *appTokenSource) allowForce() bool {
+// allowForce applies WeChat's force_refresh limits (20 a day, 30 s apart,
+// per appid). With a TokenStore the record of force refreshes is shared under
+// "force_refresh:<appid>", so that several processes together stay within
+// them; the caller holds the store's token lock, which serializes the
+// read-modify-write. Without a store (or when it fails) the record is this
+// process's own.
+func (s *appTokenSource) allowForce(ctx context.Context) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	kept := s.forced[:0]
-	for _, f := range s.forced {
+	store, key := s.c.tokens.store, "force_refresh:"+s.appID
+	times := s.forced
+	if store != nil {
+		if t, ok, err := store.GetToken(ctx, key); err == nil && ok {
+			times = parseUnixList(t.Value)
+		}
+	}
+	kept := times[:0:0]
+	for _, f := range times {
 		if now.Sub(f) < 24*time.Hour {
 			kept = append(kept, f)
 		}
@@ -371,8 +386,35 @@ func (s *appTokenSource) allowForce() bool {
 		s.c.logger.Warn("wxinvoice: token rejected but force_refresh is rate-limited by WeChat (20/day, 30 s apart)")
 		return false
 	}
-	s.forced = append(s.forced, now)
+	s.forced = append(kept, now)
+	if store != nil {
+		rec := Token{Value: formatUnixList(s.forced), ExpiresAt: now.Add(24 * time.Hour)}
+		if err := store.SetToken(ctx, key, rec); err != nil {
+			s.c.logger.Warn("wxinvoice: token store write failed; force_refresh counted in this process only", "err", err)
+		}
+	}
 	return true
+}
+
+func parseUnixList(v string) []time.Time {
+	var out []time.Time
+	for _, f := range strings.Fields(v) {
+		if n, err := strconv.ParseInt(f, 10, 64); err == nil {
+			out = append(out, time.Unix(0, n))
+		}
+	}
+	return out
+}
+
+func formatUnixList(ts []time.Time) string {
+	var b strings.Builder
+	for i, t := range ts {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(strconv.FormatInt(t.UnixNano(), 10))
+	}
+	return b.String()
 }
 
 func (s *appTokenSource) fetch(ctx context.Context, force bool) (Token, error) {

@@ -317,3 +317,36 @@ func TestTokenStoreLockHolderGivesUp(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, testToken, stored.Value)
 }
+
+// WeChat limits force_refresh per appid, not per process: with a shared
+// TokenStore, instances count each other's force refreshes.
+func TestForceRefreshLimitSharedThroughStore(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	var mu sync.Mutex
+	current, forced := "t0", 0
+	ts.tokenValues = func(_ int64, force bool) string {
+		mu.Lock()
+		defer mu.Unlock()
+		if force { // like stable_token: a forced token is what normal mode hands out afterwards
+			forced++
+			current = fmt.Sprintf("f%d", forced)
+		}
+		return current
+	}
+	var rejected sync.Map
+	var served atomic.Int64
+	ts.mux.HandleFunc("/card/code/decrypt", rejectingHandler(t, &rejected, &served))
+	store := NewMemoryTokenStore()
+	a, b := ts.client(t, WithTokenStore(store)), ts.client(t, WithTokenStore(store))
+
+	rejected.Store("t0", true)
+	_, err := a.DecryptCode(bg, "e") // t0 rejected, normal fetch returns t0 again: A forces f1
+	require.NoError(t, err)
+	require.Equal(t, int64(1), ts.forceCalls.Load())
+
+	rejected.Store("f1", true)
+	_, err = b.DecryptCode(bg, "e") // f1 rejected at once: B may not force again within 30 s of A
+	require.ErrorIs(t, err, ErrInvalidCredential)
+	require.Equal(t, int64(1), ts.forceCalls.Load(), "the 30 s spacing holds across instances")
+}
