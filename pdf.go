@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/textproto"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +43,9 @@ var (
 // name WeChat accepts), the given filename and Content-Type application/pdf,
 // sent with an exact Content-Length. When pdf is an io.ReadSeeker (an
 // *os.File, a *bytes.Reader) it is streamed from its current offset without
-// being held in memory and rewound for retries; any other reader is read into
-// memory exactly once. Input that does not start with "%PDF-" is refused with a
+// being held in memory and rewound for retries; any other reader (a network
+// stream, say) is copied exactly once: up to 256 KiB into memory, a larger one
+// into a temporary file (os.CreateTemp) that is removed after the upload. Input that does not start with "%PDF-" is refused with a
 // *ValidationError before anything is sent.
 func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) (*UploadPDFResponse, error) {
 	if pdf == nil {
@@ -56,6 +58,7 @@ func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) 
 	if err != nil {
 		return nil, err
 	}
+	defer body.close()
 	resp, err := do[wire.SetPDFResponse](ctx, c, opSetPDF, body)
 	if err != nil {
 		return nil, err
@@ -89,6 +92,24 @@ type multipartBody struct {
 	start      int64 // offset of the file's first byte in src
 	size       int64
 	prev       chan struct{} // closed once net/http has closed the previous attempt's body
+	cleanup    func()        // removes a spooled copy of src; nil when src is the caller's
+}
+
+// close releases a spooled copy once net/http is done reading the last
+// attempt's body.
+func (m *multipartBody) close() {
+	if m.cleanup == nil {
+		return
+	}
+	if m.prev != nil {
+		t := time.NewTimer(rewindWait)
+		select {
+		case <-m.prev:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	m.cleanup()
 }
 
 // rewindWait bounds the wait for the previous attempt's body to be closed.
@@ -99,15 +120,62 @@ const rewindWait = 10 * time.Second
 
 // newMultipartBody checks the PDF magic and computes the exact framing.
 func newMultipartBody(field, filename string, r io.Reader) (*multipartBody, error) {
+	var cleanup func()
 	rs, ok := r.(io.ReadSeeker)
 	if !ok {
-		// Buffered exactly once: bytes.Reader then streams without copying.
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return nil, fmt.Errorf("wxinvoice: read pdf: %w", err)
+		var err error
+		if rs, cleanup, err = bufferOnce(r); err != nil {
+			return nil, err
 		}
-		rs = bytes.NewReader(b)
 	}
+	m, err := framePDF(field, filename, rs)
+	if err != nil {
+		if cleanup != nil {
+			cleanup()
+		}
+		return nil, err
+	}
+	m.cleanup = cleanup
+	return m, nil
+}
+
+// spoolThreshold is the size above which a non-seekable PDF is copied to a
+// temporary file rather than held in memory.
+const spoolThreshold = 256 << 10
+
+// bufferOnce makes r replayable by copying it once: into memory when it is at
+// most spoolThreshold bytes, else into a temporary file. cleanup (nil for
+// memory) closes and removes the file.
+func bufferOnce(r io.Reader) (io.ReadSeeker, func(), error) {
+	var head bytes.Buffer
+	n, err := io.CopyN(&head, r, spoolThreshold+1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("wxinvoice: read pdf: %w", err)
+	}
+	if n <= spoolThreshold {
+		return bytes.NewReader(head.Bytes()), nil, nil
+	}
+	f, err := os.CreateTemp("", "wxinvoice-pdf-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("wxinvoice: spool pdf: %w", err)
+	}
+	cleanup := func() { _ = f.Close(); _ = os.Remove(f.Name()) }
+	if _, err := head.WriteTo(f); err == nil {
+		_, err = io.Copy(f, r)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("wxinvoice: spool pdf: %w", err)
+	}
+	return f, cleanup, nil
+}
+
+// framePDF checks the PDF magic of rs (from its current offset) and computes
+// the exact multipart framing.
+func framePDF(field, filename string, rs io.ReadSeeker) (*multipartBody, error) {
 	start, err := rs.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return nil, fmt.Errorf("wxinvoice: seek pdf: %w", err)

@@ -191,3 +191,40 @@ func TestUploadPDFRetryAfterEarlyAnswer(t *testing.T) {
 	require.Equal(t, "7", resp.SMediaID)
 	require.Equal(t, int32(2), calls.Load())
 }
+
+// A large PDF from a non-seekable reader (a network stream) is spooled to a
+// temporary file once, replayed from it on a retry, and the file is removed.
+func TestUploadPDFSpoolsLargeStreams(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // os.CreateTemp's directory; no t.Parallel with Setenv
+	ts := newTestServer(t)
+	big := append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("y"), 3<<20)...)
+	var calls atomic.Int32
+	ts.mux.HandleFunc("/card/invoice/platform/setpdf", func(w http.ResponseWriter, r *http.Request) {
+		_, data := readPDFPart(t, r)
+		require.True(t, bytes.Equal(big, data), "the whole stream, intact")
+		if calls.Add(1) == 1 {
+			entries, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			require.Len(t, entries, 1, "spooled to one temporary file")
+			http.Error(w, "busy", http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","s_media_id":"9"}`))
+	})
+	stream := io.MultiReader(bytes.NewReader(big[:1000]), bytes.NewReader(big[1000:])) // not seekable
+	resp, err := ts.client(t).UploadPDF(bg, "big.pdf", stream)
+	require.NoError(t, err)
+	require.Equal(t, "9", resp.SMediaID)
+	require.Equal(t, int32(2), calls.Load())
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, entries, "the temporary file is removed")
+
+	// A large stream that is not a PDF is refused, and its spool removed too.
+	_, err = ts.client(t).UploadPDF(bg, "x.pdf", io.MultiReader(bytes.NewReader(bytes.Repeat([]byte("z"), 2<<20))))
+	var ve *ValidationError
+	require.ErrorAs(t, err, &ve)
+	entries, _ = os.ReadDir(tmp)
+	require.Empty(t, entries)
+}

@@ -9,7 +9,7 @@
 //
 //	-mode none      opens the file and makes one small call instead (the floor)
 //	-mode sdk       Client.UploadPDF from the *os.File (streamed)
-//	-mode sdkreader Client.UploadPDF from a non-seekable reader (buffered once)
+//	-mode sdkreader Client.UploadPDF from a non-seekable reader (copied once, to a temporary file when large)
 //	-mode naive     a hand-written multipart body built in memory (common practice)
 //
 // It prints the peak RSS (getrusage maxrss) in KiB; internal/bench/rss.sh runs
