@@ -292,30 +292,33 @@ type pushQuery struct {
 // without building a url.Values map. The first occurrence of a key wins, as
 // with url.Values.Get.
 func parseQuery(raw string, q *pushQuery) bool {
+	var seen uint8
 	for raw != "" {
 		var kv string
 		kv, raw, _ = strings.Cut(raw, "&")
 		k, v, _ := strings.Cut(kv, "=")
 		var dst *string
+		var bit uint8
 		switch k {
 		case "signature":
-			dst = &q.signature
+			dst, bit = &q.signature, 1<<0
 		case "timestamp":
-			dst = &q.timestamp
+			dst, bit = &q.timestamp, 1<<1
 		case "nonce":
-			dst = &q.nonce
+			dst, bit = &q.nonce, 1<<2
 		case "echostr":
-			dst = &q.echostr
+			dst, bit = &q.echostr, 1<<3
 		case "encrypt_type":
-			dst = &q.encryptType
+			dst, bit = &q.encryptType, 1<<4
 		case "msg_signature":
-			dst = &q.msgSignature
+			dst, bit = &q.msgSignature, 1<<5
 		default:
 			continue
 		}
-		if *dst != "" {
+		if seen&bit != 0 {
 			continue
 		}
+		seen |= bit
 		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
 			u, err := url.QueryUnescape(v)
 			if err != nil {

@@ -1181,3 +1181,14 @@ func TestEventUntrackedDeduperAcknowledgesDuplicates(t *testing.T) {
 	requireSuccess(t, serve(h, retry(t, "", xml, 1)))
 	require.EqualValues(t, 1, calls.Load())
 }
+
+// The first occurrence of a query parameter wins, even when it is empty (as
+// url.Values.Get): an appended second signature cannot stand in for it.
+func TestParseQueryFirstOccurrenceWins(t *testing.T) {
+	t.Parallel()
+	var q pushQuery
+	require.True(t, parseQuery("signature=&timestamp=1&signature=abc&nonce=n&timestamp=2", &q))
+	require.Equal(t, "", q.signature)
+	require.Equal(t, "1", q.timestamp)
+	require.Equal(t, "n", q.nonce)
+}
