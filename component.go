@@ -665,10 +665,8 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 		// A re-authorization (QueryAuth, SetRefreshToken) may have stored a
 		// newer refresh token while rt was being spent: never write an older
 		// one over it. (Refreshes themselves are serialized by the store's
-		// lock; an unreadable store means: save, rather than risk losing nrt.)
-		if cur, ok, gerr := cp.store.GetToken(ctx, cp.refreshKey(authorizer)); gerr == nil && ok && cur.Value != "" && cur.Value != rt {
-			cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)
-		} else if err := cp.saveRefreshToken(ctx, authorizer, nrt); err != nil {
+		// lock.)
+		if err := cp.replaceRefreshToken(ctx, authorizer, rt, nrt); err != nil {
 			return Token{}, &OpError{Op: opAuthorizerToken.path, Err: err}
 		}
 	}
@@ -677,6 +675,40 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 		exp = 7200 * time.Second
 	}
 	return Token{Value: resp.AuthorizerAccessToken, ExpiresAt: start.Add(exp)}, nil
+}
+
+// replaceRefreshToken stores nrt in place of the spent refresh token old,
+// unless another one was stored meanwhile. With a TokenSwapper store this is
+// one atomic compare-and-swap; otherwise a read, then a write (an unreadable
+// store means: write, rather than risk losing nrt).
+func (cp *Component) replaceRefreshToken(ctx context.Context, authorizer, old, nrt string) error {
+	kept := func() error {
+		cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)
+		return nil
+	}
+	if sw, ok := cp.store.(TokenSwapper); ok {
+		var err error
+		for i := 0; i < 3; i++ {
+			var swapped bool
+			if swapped, err = sw.SwapToken(ctx, cp.refreshKey(authorizer), old, Token{Value: nrt}); err == nil {
+				if !swapped {
+					return kept()
+				}
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %v)", authorizer, ctx.Err(), err)
+			case <-time.After(time.Duration(i+1) * 100 * time.Millisecond):
+			}
+		}
+		cp.logger.Error("wxinvoice: could not store an authorizer_refresh_token", "authorizer", authorizer, "err", err)
+		return fmt.Errorf("store authorizer_refresh_token of %s: %w", authorizer, err)
+	}
+	if cur, ok, err := cp.store.GetToken(ctx, cp.refreshKey(authorizer)); err == nil && ok && cur.Value != "" && cur.Value != old {
+		return kept()
+	}
+	return cp.saveRefreshToken(ctx, authorizer, nrt)
 }
 
 // saveRefreshToken stores rt (never expiring), retrying briefly: a refresh

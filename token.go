@@ -71,6 +71,16 @@ type TokenStore interface {
 	LockToken(ctx context.Context, key string, ttl time.Duration) (unlock func(), acquired bool, err error)
 }
 
+// TokenSwapper is an optional interface of a TokenStore that replaces the
+// token under key only while its value is still old (compare-and-swap; a
+// missing token counts as ""). The SDK uses it, when available, to store the
+// renewed authorizer_refresh_token of a third-party platform without ever
+// overwriting a newer one that a re-authorization stored meanwhile.
+// NewMemoryTokenStore and redisstore.Store implement it.
+type TokenSwapper interface {
+	SwapToken(ctx context.Context, key, old string, tok Token) (swapped bool, err error)
+}
+
 // NewMemoryTokenStore returns a TokenStore kept in process memory. It lets
 // several Clients in one process share tokens; use redisstore across
 // processes.
@@ -101,6 +111,16 @@ func (m *memoryStore) SetToken(_ context.Context, key string, tok Token) error {
 	m.tokens[key] = tok
 	m.mu.Unlock()
 	return nil
+}
+
+func (m *memoryStore) SwapToken(_ context.Context, key, old string, tok Token) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tokens[key].Value != old {
+		return false, nil
+	}
+	m.tokens[key] = tok
+	return true, nil
 }
 
 func (m *memoryStore) InvalidateToken(_ context.Context, key, rejected string) error {

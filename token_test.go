@@ -350,3 +350,18 @@ func TestForceRefreshLimitSharedThroughStore(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidCredential)
 	require.Equal(t, int64(1), ts.forceCalls.Load(), "the 30 s spacing holds across instances")
 }
+
+func TestMemoryStoreSwapToken(t *testing.T) {
+	t.Parallel()
+	s := NewMemoryTokenStore().(TokenSwapper)
+	store := s.(TokenStore)
+	ok, err := s.SwapToken(bg, "k", "", Token{Value: "a"})
+	require.NoError(t, err)
+	require.True(t, ok, "a missing token counts as empty")
+	ok, _ = s.SwapToken(bg, "k", "stale", Token{Value: "b"})
+	require.False(t, ok)
+	ok, _ = s.SwapToken(bg, "k", "a", Token{Value: "c"})
+	require.True(t, ok)
+	got, _, _ := store.GetToken(bg, "k")
+	require.Equal(t, "c", got.Value)
+}

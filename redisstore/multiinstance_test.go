@@ -133,8 +133,17 @@ func TestInstancesShareOneToken(t *testing.T) {
 	const calls = 300
 
 	tokens := map[string]bool{}
+	// requireShared: after a phase, each instance's next call leaves every
+	// instance and Redis on one token. (An instance whose calls all finished
+	// before a rotation, or that met none of the injected rejections, still
+	// holds the old token until its next call meets the 40001 and adopts the
+	// shared one from Redis, without a fetch.)
 	requireShared := func(phase string) string {
 		t.Helper()
+		for _, in := range ins {
+			_, err := in.client.SetURL(context.Background())
+			require.NoError(t, err, phase)
+		}
 		tok := ins[0].token(t)
 		for _, in := range ins[1:] {
 			require.Equal(t, tok, in.token(t), "%s: instances hold different tokens", phase)
@@ -173,13 +182,6 @@ func TestInstancesShareOneToken(t *testing.T) {
 
 	// Phase 4: rotation in the middle of a burst, with calls in flight.
 	require.Empty(t, burst(t, srv, ins, calls, srv.RevokeTokens))
-	// An instance whose share of the burst all finished before the
-	// revocation still holds the revoked token: its next call meets the
-	// 40001 and adopts the shared token from Redis, without a fetch.
-	for _, in := range ins {
-		_, err := in.client.SetURL(context.Background())
-		require.NoError(t, err)
-	}
 	tok4 := requireShared("after a revocation mid-burst")
 	require.NotEqual(t, tok3, tok4)
 	st := srv.TokenStats()

@@ -66,8 +66,9 @@ type Store struct {
 }
 
 var (
-	_ wxinvoice.TokenStore = (*Store)(nil)
-	_ wxinvoice.Deduper    = (*Store)(nil)
+	_ wxinvoice.TokenStore   = (*Store)(nil)
+	_ wxinvoice.TokenSwapper = (*Store)(nil)
+	_ wxinvoice.Deduper      = (*Store)(nil)
 )
 
 // Option configures a Store in New.

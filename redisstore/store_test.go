@@ -493,3 +493,28 @@ func TestDoneProcessed(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, p)
 }
+
+func TestSwapToken(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	s := redisstore.New(r.Client())
+	ctx := context.Background()
+	ok, err := s.SwapToken(ctx, "rt", "", wxinvoice.Token{Value: "a"})
+	require.NoError(t, err)
+	require.True(t, ok, "a missing token counts as empty")
+	ok, err = s.SwapToken(ctx, "rt", "stale", wxinvoice.Token{Value: "b"})
+	require.NoError(t, err)
+	require.False(t, ok, "not swapped over a newer value")
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	ok, err = s.SwapToken(ctx, "rt", "a", wxinvoice.Token{Value: "c", ExpiresAt: exp})
+	require.NoError(t, err)
+	require.True(t, ok)
+	got, found, err := s.GetToken(ctx, "rt")
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "c", got.Value)
+	require.True(t, exp.Equal(got.ExpiresAt))
+	pttl, err := r.Client().PTTL(ctx, s.TokenKey("rt")).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, 59*time.Minute, "TTL set as SetToken would")
+}

@@ -39,6 +39,20 @@ end
 return 0
 `)
 
+// swapTokenScript replaces the token hash at KEYS[1] only while its value is
+// ARGV[4] (a missing token counts as ""). ARGV 1-3 as setTokenScript.
+var swapTokenScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'value')
+if cur == false then cur = '' end
+if cur ~= ARGV[4] then return 0 end
+redis.call('DEL', KEYS[1])
+local ttl = tonumber(ARGV[3])
+if ttl == 0 then return 1 end
+redis.call('HSET', KEYS[1], 'value', ARGV[1], 'expires_at', ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`)
+
 // unlockScript deletes the lock KEYS[1] only if ARGV[1] still owns it.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -78,15 +92,33 @@ func (s *Store) GetToken(ctx context.Context, key string) (wxinvoice.Token, bool
 func (s *Store) SetToken(ctx context.Context, key string, tok wxinvoice.Token) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	exp, ttl := "", int64(-1)
-	if !tok.ExpiresAt.IsZero() {
-		exp = tok.ExpiresAt.UTC().Format(time.RFC3339Nano)
-		ttl = max(0, time.Until(tok.ExpiresAt.Add(TokenGrace)).Milliseconds())
-	}
+	exp, ttl := tokenExpiry(tok)
 	if err := setTokenScript.Run(ctx, s.rdb, []string{s.TokenKey(key)}, tok.Value, exp, strconv.FormatInt(ttl, 10)).Err(); err != nil {
 		return fmt.Errorf("redisstore: set token: %w", err)
 	}
 	return nil
+}
+
+// SwapToken replaces the token under key with tok only while its value is
+// still old (a missing token counts as ""), atomically (a Lua script). It
+// implements wxinvoice.TokenSwapper.
+func (s *Store) SwapToken(ctx context.Context, key, old string, tok wxinvoice.Token) (bool, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	exp, ttl := tokenExpiry(tok)
+	n, err := swapTokenScript.Run(ctx, s.rdb, []string{s.TokenKey(key)}, tok.Value, exp, strconv.FormatInt(ttl, 10), old).Int()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: swap token: %w", err)
+	}
+	return n == 1, nil
+}
+
+// tokenExpiry returns the expires_at field and the key's TTL in ms (-1: none).
+func tokenExpiry(tok wxinvoice.Token) (string, int64) {
+	if tok.ExpiresAt.IsZero() {
+		return "", -1
+	}
+	return tok.ExpiresAt.UTC().Format(time.RFC3339Nano), max(0, time.Until(tok.ExpiresAt.Add(TokenGrace)).Milliseconds())
 }
 
 // InvalidateToken deletes the token under key only if its value is still
