@@ -682,38 +682,40 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 // one atomic compare-and-swap; otherwise a read, then a write (an unreadable
 // store means: write, rather than risk losing nrt).
 func (cp *Component) replaceRefreshToken(ctx context.Context, authorizer, old, nrt string) error {
-	kept := func() error {
-		cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)
-		return nil
-	}
+	key := cp.refreshKey(authorizer)
+	swapped := true
+	write := func() error { return cp.store.SetToken(ctx, key, Token{Value: nrt}) }
 	if sw, ok := cp.store.(TokenSwapper); ok {
-		var err error
-		for i := 0; i < 3; i++ {
-			var swapped bool
-			if swapped, err = sw.SwapToken(ctx, cp.refreshKey(authorizer), old, Token{Value: nrt}); err == nil {
-				if !swapped {
-					return kept()
-				}
-				return nil
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %v)", authorizer, ctx.Err(), err)
-			case <-time.After(time.Duration(i+1) * 100 * time.Millisecond):
-			}
+		write = func() (err error) {
+			swapped, err = sw.SwapToken(ctx, key, old, Token{Value: nrt})
+			return err
 		}
-		cp.logger.Error("wxinvoice: could not store an authorizer_refresh_token", "authorizer", authorizer, "err", err)
-		return fmt.Errorf("store authorizer_refresh_token of %s: %w", authorizer, err)
+	} else if cur, ok, err := cp.store.GetToken(ctx, key); err == nil && ok && cur.Value != "" && cur.Value != old {
+		swapped = false
+		write = nil
 	}
-	if cur, ok, err := cp.store.GetToken(ctx, cp.refreshKey(authorizer)); err == nil && ok && cur.Value != "" && cur.Value != old {
-		return kept()
+	if write != nil {
+		if err := cp.retryStoreWrite(ctx, authorizer, write); err != nil {
+			return err
+		}
 	}
-	return cp.saveRefreshToken(ctx, authorizer, nrt)
+	if !swapped {
+		cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)
+	}
+	return nil
 }
 
-// saveRefreshToken stores rt (never expiring), retrying briefly: a refresh
-// token that is not stored may be lost for good. The error never contains rt.
+// saveRefreshToken stores rt (never expiring), replacing whatever is stored.
 func (cp *Component) saveRefreshToken(ctx context.Context, authorizer, rt string) error {
+	return cp.retryStoreWrite(ctx, authorizer, func() error {
+		return cp.store.SetToken(ctx, cp.refreshKey(authorizer), Token{Value: rt})
+	})
+}
+
+// retryStoreWrite runs a refresh-token write, retrying briefly: a refresh
+// token that is not stored may be lost for good. The error never contains
+// the token.
+func (cp *Component) retryStoreWrite(ctx context.Context, authorizer string, write func() error) error {
 	var err error
 	for i := 0; i < 3; i++ {
 		if i > 0 {
@@ -723,7 +725,7 @@ func (cp *Component) saveRefreshToken(ctx context.Context, authorizer, rt string
 			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
 			}
 		}
-		if err = cp.store.SetToken(ctx, cp.refreshKey(authorizer), Token{Value: rt}); err == nil {
+		if err = write(); err == nil {
 			return nil
 		}
 	}
