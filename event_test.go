@@ -580,6 +580,7 @@ func TestEventRefusals(t *testing.T) {
 	// And a smaller body limit applies.
 	h, c = newRecordingHandler(t, "", func(cfg *EventConfig) { cfg.MaxBodyBytes = int64(len(sample) - 1) })
 	require.Equal(t, http.StatusRequestEntityTooLarge, serve(h, plainReq(vecToken, ts, sample)).Code)
+	require.Zero(t, c.total(), "a refused body runs no callback")
 	h, c = newRecordingHandler(t, "", func(cfg *EventConfig) { cfg.MaxBodyBytes = int64(len(sample)) })
 	requireSuccess(t, serve(h, plainReq(vecToken, ts, sample)))
 	require.Equal(t, 1, c.total())

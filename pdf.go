@@ -160,7 +160,8 @@ func bufferOnce(r io.Reader) (io.ReadSeeker, func(), error) {
 		return nil, nil, fmt.Errorf("wxinvoice: spool pdf: %w", err)
 	}
 	cleanup := func() { _ = f.Close(); _ = os.Remove(f.Name()) }
-	if _, err := head.WriteTo(f); err == nil {
+	_, err = head.WriteTo(f)
+	if err == nil {
 		_, err = io.Copy(f, r)
 	}
 	if err == nil {

@@ -228,3 +228,21 @@ func TestUploadPDFSpoolsLargeStreams(t *testing.T) {
 	entries, _ = os.ReadDir(tmp)
 	require.Empty(t, entries)
 }
+
+// A stream that fails after the in-memory part (a dropped download) is an
+// error, never a truncated PDF sent to WeChat.
+func TestUploadPDFStreamErrorIsNotTruncated(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	var calls atomic.Int32
+	ts.mux.HandleFunc("/card/invoice/platform/setpdf", func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
+	broken := io.MultiReader(bytes.NewReader(append([]byte("%PDF-1.7\n"), bytes.Repeat([]byte("z"), 1<<20)...)),
+		iotestErrReader{errors.New("connection reset by peer")})
+	_, err := ts.client(t).UploadPDF(bg, "big.pdf", broken)
+	require.ErrorContains(t, err, "connection reset by peer")
+	require.Zero(t, calls.Load(), "nothing sent")
+}
+
+type iotestErrReader struct{ err error }
+
+func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
