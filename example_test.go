@@ -96,7 +96,7 @@ func ExampleNewEventHandler() {
 
 	srv := wxinvoicetest.NewServer(
 		wxinvoicetest.WithApp("wxexample0000001", "example-secret"),
-		wxinvoicetest.WithEventPush(events.URL, wxinvoice.PushConfig{Token: token, EncodingAESKey: key, AppID: "wxexample0000001"}),
+		wxinvoicetest.WithEventPush(events.URL, wxinvoicetest.PushConfig{Token: token, EncodingAESKey: key, AppID: "wxexample0000001"}),
 	)
 	defer srv.Close()
 	client, _ := wxinvoice.New(srv.AppID, srv.AppSecret, wxinvoice.WithBaseURL(srv.URL))

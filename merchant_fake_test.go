@@ -73,7 +73,7 @@ func newFamEnv(t *testing.T, opts ...wxinvoicetest.Option) *famEnv {
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	e.srv = wxinvoicetest.NewServer(append([]wxinvoicetest.Option{
-		wxinvoicetest.WithEventPush(hs.URL, wxinvoice.PushConfig{Token: famPushToken})}, opts...)...)
+		wxinvoicetest.WithEventPush(hs.URL, wxinvoicetest.PushConfig{Token: famPushToken})}, opts...)...)
 	t.Cleanup(e.srv.Close) // runs before hs.Close: pushes are drained first
 	e.c = e.client(t)
 	return e

@@ -385,9 +385,9 @@ func TestFormatYuan(t *testing.T) {
 	}
 }
 
-// TestFamilyValidationSendsNothing covers the validation of every endpoint
+// TestEndpointValidationSendsNothing covers the validation of every endpoint
 // of the merchant, reimburser, title and bill families.
-func TestFamilyValidationSendsNothing(t *testing.T) {
+func TestEndpointValidationSendsNothing(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	var hits atomic.Int64

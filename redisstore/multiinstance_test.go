@@ -230,12 +230,12 @@ func TestInstancesDedupePushes(t *testing.T) {
 		handlers = append(handlers, hs)
 	}
 	push := func(to int, code string) (int, string) {
-		xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
+		xml := wxinvoicetest.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
 			ToUserName: "gh_0123456789ab", FromUserName: "oUser", CreateTime: time.Unix(1714500000, 0),
 			Status: wxinvoice.ReimburseLock, CardID: "pCard", Code: code,
 		})
-		req, err := wxinvoice.NewPushRequest(context.Background(), handlers[to].URL+"/wechat",
-			wxinvoice.PushConfig{Token: pushToken}, xml)
+		req, err := wxinvoicetest.NewPushRequest(context.Background(), handlers[to].URL+"/wechat",
+			wxinvoicetest.PushConfig{Token: pushToken}, xml)
 		require.NoError(t, err)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
@@ -313,11 +313,11 @@ func TestRedisOutage(t *testing.T) {
 		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error { callbacks.Add(1); return nil },
 	})
 	require.NoError(t, err)
-	xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{ToUserName: "gh_0123456789ab",
+	xml := wxinvoicetest.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{ToUserName: "gh_0123456789ab",
 		FromUserName: "oUser", Status: wxinvoice.ReimburseClosure, CardID: "pCard", Code: "000000000003"})
 	push := func() int {
-		req, err := wxinvoice.NewPushRequest(context.Background(), "http://instance/wechat",
-			wxinvoice.PushConfig{Token: "push-token"}, xml)
+		req, err := wxinvoicetest.NewPushRequest(context.Background(), "http://instance/wechat",
+			wxinvoicetest.PushConfig{Token: "push-token"}, xml)
 		require.NoError(t, err)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
@@ -434,11 +434,11 @@ func TestInstancesRetryDuringSlowCallback(t *testing.T) {
 	}
 	a, b := newHandler(true), newHandler(false)
 	push := func(hs *httptest.Server) int {
-		xml := wxinvoice.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
+		xml := wxinvoicetest.InvoiceStatusEventXML(&wxinvoice.InvoiceStatusEvent{
 			ToUserName: "gh_0123456789ab", FromUserName: "oUser", CreateTime: time.Unix(1714500000, 0),
 			Status: wxinvoice.ReimburseCancel, CardID: "pCard", Code: "000000000009",
 		})
-		req, err := wxinvoice.NewPushRequest(context.Background(), hs.URL, wxinvoice.PushConfig{Token: pushToken}, xml)
+		req, err := wxinvoicetest.NewPushRequest(context.Background(), hs.URL, wxinvoicetest.PushConfig{Token: pushToken}, xml)
 		require.NoError(t, err)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)

@@ -2,7 +2,6 @@ package wxinvoicetest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wxinvoice/wxinvoice"
+	"github.com/wxinvoice/wxinvoice/internal/pushtest"
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 	"github.com/wxinvoice/wxinvoice/internal/wxcrypto"
 )
@@ -294,19 +294,16 @@ func (s *Server) revokeAuthorizerTokens(authorizerAppID string) {
 // element per line, strings in CDATA; a field name starting with '#' is a
 // number. Callers hold s.mu.
 func (s *Server) componentXML(infoType string, fields [][2]string) []byte {
-	var b bytes.Buffer
-	b.WriteString("<xml><AppId><![CDATA[" + s.comp().app.AppID + "]]></AppId>\n")
-	b.WriteString("<CreateTime>" + strconv.FormatInt(s.clk.now().Unix(), 10) + "</CreateTime>\n")
-	b.WriteString("<InfoType><![CDATA[" + infoType + "]]></InfoType>\n")
+	d := pushtest.NewFlatDoc().Str("AppId", s.comp().app.AppID).
+		Num("CreateTime", strconv.FormatInt(s.clk.now().Unix(), 10)).Str("InfoType", infoType)
 	for _, f := range fields {
 		if name, ok := strings.CutPrefix(f[0], "#"); ok {
-			b.WriteString("<" + name + ">" + f[1] + "</" + name + ">\n")
+			d.Num(name, f[1])
 			continue
 		}
-		b.WriteString("<" + f[0] + "><![CDATA[" + f[1] + "]]></" + f[0] + ">\n")
+		d.Str(f[0], f[1])
 	}
-	b.WriteString("</xml>")
-	return b.Bytes()
+	return d.Bytes()
 }
 
 var errNoComponentURL = errors.New("wxinvoicetest: no component push URL (SetComponentPushURL)")
@@ -331,53 +328,14 @@ func (s *Server) pushComponent(infoType, authorizerAppID string, msg []byte) err
 	app, client := cs.app, cs.client
 	s.mu.Unlock()
 
-	cipher, err := wxcrypto.NewCipher(app.EncodingAESKey, app.AppID)
-	if err != nil {
-		return err
-	}
-	for i := 0; i <= s.cfg.pushRetries; i++ {
-		a := s.componentAttempt(client, p.URL, app, cipher, msg)
-		ok := a.Err == "" && a.StatusCode == http.StatusOK &&
-			(strings.TrimSpace(a.Body) == "" || strings.TrimSpace(a.Body) == "success")
-		s.mu.Lock()
+	cfg := pushtest.Config{Token: app.Token, EncodingAESKey: app.EncodingAESKey, AppID: app.AppID, Envelope: "AppId"}
+	if s.deliverSigned(client, p.URL, cfg, msg, func(a PushAttempt, ok bool) {
 		p.Attempts = append(p.Attempts, a)
 		p.Delivered = p.Delivered || ok
-		s.mu.Unlock()
-		if ok {
-			return nil
-		}
+	}) {
+		return nil
 	}
 	return errors.New("wxinvoicetest: " + infoType + " push not delivered")
-}
-
-// componentAttempt makes one signed, encrypted POST: envelope
-// <xml><AppId/><Encrypt/></xml>, query signature, timestamp (wall clock),
-// nonce, encrypt_type=aes, msg_signature.
-func (s *Server) componentAttempt(client *http.Client, url string, app ComponentApp, cipher *wxcrypto.Cipher, msg []byte) PushAttempt {
-	start := time.Now()
-	a := PushAttempt{Time: start}
-	enc, err := cipher.Encrypt(msg)
-	if err != nil {
-		a.Err = err.Error()
-		return a
-	}
-	ts, nonce := strconv.FormatInt(start.Unix(), 10), randDigits(10)
-	q := "signature=" + wxcrypto.Signature(app.Token, ts, nonce) + "&timestamp=" + ts + "&nonce=" + nonce +
-		"&encrypt_type=aes&msg_signature=" + wxcrypto.Signature(app.Token, ts, nonce, enc)
-	body := "<xml>\n    <AppId><![CDATA[" + app.AppID + "]]></AppId>\n    <Encrypt><![CDATA[" + enc + "]]></Encrypt>\n</xml>"
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.pushTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+sep+q, strings.NewReader(body))
-	if err != nil {
-		a.Err = err.Error()
-		return a
-	}
-	req.Header.Set("Content-Type", "text/xml")
-	return deliver(client, req, a)
 }
 
 // ---- Endpoints ----

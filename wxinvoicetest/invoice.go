@@ -89,10 +89,29 @@ func (s *Server) Invoices() []Invoice {
 // AuthorizeOrder records that the user openid authorized invoicing of order
 // orderID (the user_authorize_invoice step), for WithAuthorizationRequired.
 // An invoice inserted for the order then lands in openid's card package.
+//
+// It is the shortcut of UserAuthorize for an order no auth URL was asked
+// for; both keep one record per order (Server.AuthOrder), which insert and
+// getauthdata read. No user_authorize_invoice push is made.
 func (s *Server) AuthorizeOrder(orderID, openid string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.auths[orderID] = openid
+	f := s.biz()
+	o := f.orders[orderID]
+	if o == nil {
+		o = &AuthOrder{OrderID: orderID, Status: wxinvoice.AuthStatusNever}
+		f.orders[orderID] = o
+	}
+	o.Status, o.OpenID, o.AuthTime = wxinvoice.AuthStatusSuccess, openid, s.clk.now()
+}
+
+// authorizedBy returns the openid of the user who authorized orderID, if
+// one did. Callers hold s.mu.
+func (s *Server) authorizedBy(orderID string) (string, bool) {
+	if o := s.biz().orders[orderID]; o != nil && o.Status == wxinvoice.AuthStatusSuccess {
+		return o.OpenID, true
+	}
+	return "", false
 }
 
 // EncryptCode returns the encrypt_code WeChat would put in a card link for
@@ -231,7 +250,7 @@ func (s *Server) insert(c *call, bill bool) {
 	if bill {
 		kind = "bill\x00"
 	}
-	openid, authorized := s.auths[req.OrderID]
+	openid, authorized := s.authorizedBy(req.OrderID)
 	if s.cfg.authRequired && !authorized {
 		c.fail(72038, "")
 		return

@@ -15,7 +15,7 @@ import (
 // This file simulates the merchant (商户) side: the wx_card ticket, the
 // authorization page and the user's answer to it, rejectinsert, setbizattr
 // and unified issuing (makeoutinvoice, clearoutinvoice, queryinvoceinfo).
-// familyState also holds the reimburser and title state (reimburse.go,
+// bizState also holds the reimburser and title state (reimburse.go,
 // title.go).
 
 // Documented windows of the merchant side.
@@ -28,9 +28,9 @@ const (
 // mini program that shows the page). WeChat's real one is not documented.
 const authMiniProgramAppID = "wxinvoicetestwxa0"
 
-// familyState is the state of the merchant, reimburser, title and
+// bizState is the state of the merchant, reimburser, title and
 // unified-issuing endpoints. It lives behind s.mu, created on first use.
-type familyState struct {
+type bizState struct {
 	tickets   map[string]time.Time  // wx_card ticket → expiry
 	orders    map[string]*AuthOrder // order_id → its authorization request
 	authURLs  map[string]string     // auth_url → order_id
@@ -49,17 +49,17 @@ type familyState struct {
 	selectURLs map[string]string              // getselecttitleurl url → attach
 }
 
-// family returns the family state, creating it. Callers hold s.mu.
-func (s *Server) family() *familyState {
-	if s.fam == nil {
-		s.fam = &familyState{
+// biz returns the merchant-side state, creating it. Callers hold s.mu.
+func (s *Server) biz() *bizState {
+	if s.bizst == nil {
+		s.bizst = &bizState{
 			tickets: map[string]time.Time{}, orders: map[string]*AuthOrder{}, authURLs: map[string]string{},
 			rejected: map[string]bool{}, parties: map[string]string{}, lockedBy: map[invoiceKey]string{},
 			cloud: map[string]*CloudInvoice{}, cloudDdh: map[string]string{},
 			titles: map[string]wxinvoice.UserTitle{}, selectURLs: map[string]string{},
 		}
 	}
-	return s.fam
+	return s.bizst
 }
 
 // AuthOrder is an order a merchant (getauthurl) or collecting unit
@@ -90,7 +90,7 @@ type AuthOrder struct {
 func (s *Server) AuthOrder(orderID string) (AuthOrder, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := s.family().orders[orderID]
+	o := s.biz().orders[orderID]
 	if o == nil {
 		return AuthOrder{}, false
 	}
@@ -127,7 +127,6 @@ func (s *Server) UserAuthorizeWithInfo(orderIDOrAuthURL, openid string, info wxi
 	}
 	now := s.clk.now()
 	o.Status, o.OpenID, o.AuthTime, o.Info = wxinvoice.AuthStatusSuccess, openid, now, info
-	s.auths[o.OrderID] = openid
 	s.pushAuthorize(o, openid, true)
 	return nil
 }
@@ -148,7 +147,7 @@ func (s *Server) UserDeclineAuthorization(orderIDOrAuthURL, openid string) error
 
 // pendingOrder finds the order a user step applies to. Callers hold s.mu.
 func (s *Server) pendingOrder(orderIDOrAuthURL string) (*AuthOrder, error) {
-	f := s.family()
+	f := s.biz()
 	id := orderIDOrAuthURL
 	if oid, ok := f.authURLs[orderIDOrAuthURL]; ok {
 		id = oid
@@ -174,7 +173,7 @@ func (s *Server) pushAuthorize(o *AuthOrder, openid string, ok bool) {
 	} else {
 		ev.FailOrderID = o.OrderID
 	}
-	s.queueEvent(&Push{Name: wxinvoice.EventUserAuthorizeInvoice, XML: wxinvoice.UserAuthorizeInvoiceEventXML(&ev)})
+	s.queueEvent(&Push{Name: wxinvoice.EventUserAuthorizeInvoice, XML: UserAuthorizeInvoiceEventXML(&ev)})
 }
 
 // ---- getticket ----
@@ -207,14 +206,14 @@ func (s *Server) handleGetTicket(c *call) {
 	}
 	s.mu.Lock()
 	ticket := randB64(86)
-	s.family().tickets[ticket] = s.clk.now().Add(ticketTTL)
+	s.biz().tickets[ticket] = s.clk.now().Add(ticketTTL)
 	s.mu.Unlock()
 	c.ok(&wire.TicketResponse{Ticket: ticket, ExpiresIn: wire.Int(ticketTTL / time.Second)})
 }
 
 // ticketLive reports whether ticket was issued and has not expired. Callers hold s.mu.
 func (s *Server) ticketLive(ticket string) bool {
-	exp, ok := s.family().tickets[ticket]
+	exp, ok := s.biz().tickets[ticket]
 	return ok && s.clk.now().Before(exp)
 }
 
@@ -257,7 +256,7 @@ func (s *Server) handleGetAuthURL(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.family()
+	f := s.biz()
 	if d := s.authURLFields(req.SPAppID, req.OrderID, req.Money, req.Timestamp, req.Ticket); d != "" {
 		c.fail(72031, d)
 		return
@@ -295,7 +294,7 @@ func (s *Server) handleGetAuthURL(c *call) {
 // recordAuthOrder records (or renews) the authorization request of an order
 // and hands out a new auth_url. Callers hold s.mu.
 func (s *Server) recordAuthOrder(orderID, sp string, money int64, ts wire.Int, source, redirect string, bill bool) *AuthOrder {
-	f := s.family()
+	f := s.biz()
 	o := f.orders[orderID]
 	if o == nil {
 		o = &AuthOrder{OrderID: orderID, Status: wxinvoice.AuthStatusNever}
@@ -337,18 +336,15 @@ func (s *Server) handleGetAuthData(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.family()
+	f := s.biz()
 	if f.rejected[req.OrderID] {
 		c.fail(72035, "")
 		return
 	}
 	o := f.orders[req.OrderID]
-	_, authorized := s.auths[req.OrderID]
 	switch {
 	case o != nil && o.Status == wxinvoice.AuthStatusSuccess:
 		c.ok(&wire.AuthDataResponse{InvoiceStatus: o.Status, AuthTime: wire.Int(o.AuthTime.Unix()), UserAuthInfo: wireAuthInfo(o.Info)})
-	case authorized:
-		c.ok(&wire.AuthDataResponse{InvoiceStatus: wxinvoice.AuthStatusSuccess})
 	case o != nil:
 		c.ok(&wire.AuthDataResponse{InvoiceStatus: wxinvoice.AuthStatusNever})
 	default:
@@ -403,7 +399,7 @@ func (s *Server) handleRejectInsert(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.family()
+	f := s.biz()
 	f.rejected[req.OrderID] = true
 	if o := f.orders[req.OrderID]; o != nil && !o.Rejected {
 		o.Rejected, o.RejectReason = true, req.Reason
@@ -421,7 +417,7 @@ func (s *Server) refuseRejected(next func(c *call)) func(c *call) {
 		}
 		if json.Unmarshal(c.body, &req) == nil && req.OrderID != "" {
 			s.mu.Lock()
-			rejected := s.fam != nil && s.fam.rejected[req.OrderID]
+			rejected := s.bizst != nil && s.bizst.rejected[req.OrderID]
 			s.mu.Unlock()
 			if rejected {
 				c.fail(72035, "")
@@ -455,7 +451,7 @@ func (s *Server) handleSetBizAttr(c *call) {
 			}
 		}
 		s.mu.Lock()
-		s.family().authField = &req.AuthField
+		s.biz().authField = &req.AuthField
 		s.mu.Unlock()
 		c.ok(&wire.Empty{})
 	case wire.ActionSetPayMch:
@@ -468,7 +464,7 @@ func (s *Server) handleSetBizAttr(c *call) {
 			return
 		}
 		s.mu.Lock()
-		s.family().payMch = &req.PayMchInfo
+		s.biz().payMch = &req.PayMchInfo
 		s.mu.Unlock()
 		c.ok(&wire.Empty{})
 	case wire.ActionSetContact:
@@ -481,7 +477,7 @@ func (s *Server) handleSetBizAttr(c *call) {
 			return
 		}
 		s.mu.Lock()
-		s.family().contact = &req.Contact
+		s.biz().contact = &req.Contact
 		s.mu.Unlock()
 		c.ok(&wire.Empty{})
 	case wire.ActionGetAuthField, wire.ActionGetPayMch, wire.ActionGetContact:
@@ -490,7 +486,7 @@ func (s *Server) handleSetBizAttr(c *call) {
 			return
 		}
 		s.mu.Lock()
-		f := s.family()
+		f := s.biz()
 		var resp wire.Enveloped
 		code := 0
 		switch {
@@ -546,7 +542,7 @@ type CloudInvoice struct {
 func (s *Server) CloudInvoice(fpqqlsh string) (CloudInvoice, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ci := s.family().cloud[fpqqlsh]
+	ci := s.biz().cloud[fpqqlsh]
 	if ci == nil {
 		return CloudInvoice{}, false
 	}
@@ -588,8 +584,8 @@ func (s *Server) handleMakeOutInvoice(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fam := s.family()
-	if ci := fam.cloud[ii.Fpqqlsh]; ci != nil {
+	bs := s.biz()
+	if ci := bs.cloud[ii.Fpqqlsh]; ci != nil {
 		if ci.Red || ci.Ddh != ii.Ddh {
 			c.fail(73106, "")
 			return
@@ -597,13 +593,13 @@ func (s *Server) handleMakeOutInvoice(c *call) {
 		c.ok(&wire.Empty{}) // the same request again: already issued
 		return
 	}
-	if other, ok := fam.cloudDdh[ii.Ddh]; ok && other != ii.Fpqqlsh {
+	if other, ok := bs.cloudDdh[ii.Ddh]; ok && other != ii.Fpqqlsh {
 		c.fail(73108, "")
 		return
 	}
 	s.issueCloud(&CloudInvoice{Fpqqlsh: ii.Fpqqlsh, Ddh: ii.Ddh, WxOpenID: ii.WxOpenID, Nsrsbh: ii.Nsrsbh, Nsrmc: ii.Nsrmc,
 		Body: append([]byte(nil), c.body...)})
-	fam.cloudDdh[ii.Ddh] = ii.Fpqqlsh
+	bs.cloudDdh[ii.Ddh] = ii.Fpqqlsh
 	c.ok(&wire.Empty{})
 }
 
@@ -617,10 +613,10 @@ func (s *Server) issueCloud(ci *CloudInvoice) {
 		ci.mediaID = randDigits(16)
 	}
 	s.media[ci.mediaID] = &media{data: ci.PDF, filename: ci.Fpqqlsh + ".pdf", contentType: "application/pdf", linked: true}
-	s.family().cloud[ci.Fpqqlsh] = ci
+	s.biz().cloud[ci.Fpqqlsh] = ci
 	ev := wxinvoice.CloudInvoiceResultEvent{ToUserName: s.Username(), FromUserName: ci.WxOpenID, CreateTime: now,
 		Fpqqlsh: ci.Fpqqlsh, Status: "100", Nsrsbh: ci.Nsrsbh}
-	s.queueEvent(&Push{Name: wxinvoice.EventCloudInvoiceResult, XML: wxinvoice.CloudInvoiceResultEventXML(&ev)})
+	s.queueEvent(&Push{Name: wxinvoice.EventCloudInvoiceResult, XML: CloudInvoiceResultEventXML(&ev)})
 }
 
 // handleClearOutInvoice serves POST /card/invoice/clearoutinvoice (冲红).
@@ -653,15 +649,15 @@ func (s *Server) handleClearOutInvoice(c *call) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fam := s.family()
+	bs := s.biz()
 	var orig *CloudInvoice
-	for _, ci := range fam.cloud {
+	for _, ci := range bs.cloud {
 		if !ci.Red && ci.Fphm == ii.Yfphm && (ii.Yfpdm == "" || ci.Fpdm == ii.Yfpdm) {
 			orig = ci
 			break
 		}
 	}
-	if prev := fam.cloud[ii.Fpqqlsh]; prev != nil {
+	if prev := bs.cloud[ii.Fpqqlsh]; prev != nil {
 		if prev.Red && orig != nil && prev.Original == orig.Fpqqlsh {
 			c.ok(&wire.Empty{}) // the same request again
 			return
@@ -707,7 +703,7 @@ func (s *Server) handleQueryInvoiceInfo(c *call) {
 	}
 	base := c.baseFor()
 	s.mu.Lock()
-	ci := s.family().cloud[req.Fpqqlsh]
+	ci := s.biz().cloud[req.Fpqqlsh]
 	switch {
 	case ci == nil:
 		s.mu.Unlock()

@@ -141,7 +141,7 @@ type authXML struct {
 func TestUserAuthorizeFlow(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	m := newMerchant(t, WithAuthorizationRequired(), WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	m := newMerchant(t, WithAuthorizationRequired(), WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	srv := m.srv
 	u := m.authURL(t, "order-9")
 
@@ -198,7 +198,10 @@ func TestGetAuthDataAfterAuthorizeOrder(t *testing.T) {
 	m.srv.AuthorizeOrder("o-direct", "ouser")
 	ad := decodeOK[wire.AuthDataResponse](t, m.authData(t, "o-direct"))
 	require.Equal(t, "auth success", ad.InvoiceStatus)
-	require.Zero(t, ad.AuthTime)
+	require.EqualValues(t, m.srv.Now().Unix(), ad.AuthTime) // one record per order: the shortcut is timed like UserAuthorize
+	o, ok := m.srv.AuthOrder("o-direct")
+	require.True(t, ok)
+	require.Equal(t, "ouser", o.OpenID)
 	requireCode(t, 72031, post(t, m.srv, "/card/invoice/getauthdata", m.tok, wire.OrderRequest{OrderID: "x"}))
 	requireCode(t, 72031, post(t, m.srv, "/card/invoice/getauthdata", m.tok, wire.OrderRequest{SPAppID: "x"}))
 }
@@ -309,7 +312,7 @@ type cloudXML struct {
 func TestUnifiedIssuing(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	srv := start(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	srv := start(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	tok := stableToken(t, srv)
 	mk := func(f, d string) []byte { return post(t, srv, "/card/invoice/makeoutinvoice", tok, makeOutBody(f, d)) }
 	query := func(f, n string) []byte {

@@ -23,7 +23,7 @@ func (s *Server) handleGetBillAuthURL(c *call) {
 		c.fail(72031, "invalid source")
 		return
 	}
-	if s.family().rejected[req.OrderID] {
+	if s.biz().rejected[req.OrderID] {
 		c.fail(72035, "")
 		return
 	}

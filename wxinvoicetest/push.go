@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wxinvoice/wxinvoice"
+	"github.com/wxinvoice/wxinvoice/internal/pushtest"
 )
 
 // Push is one event push, as listed by Server.Pushes.
@@ -76,7 +77,7 @@ func (s *Server) queuePush(ev wxinvoice.InvoiceStatusEvent) {
 	if s.cfg.pushURL == "" {
 		return
 	}
-	s.queueEvent(&Push{Name: wxinvoice.EventUpdateInvoiceStatus, Event: ev, XML: wxinvoice.InvoiceStatusEventXML(&ev)})
+	s.queueEvent(&Push{Name: wxinvoice.EventUpdateInvoiceStatus, Event: ev, XML: InvoiceStatusEventXML(&ev)})
 }
 
 // queueEvent queues p (Name and XML set) like queuePush. Callers hold s.mu.
@@ -127,37 +128,42 @@ func (s *Server) deliverLoop() {
 	}
 }
 
-// deliver makes up to 1+retries attempts of p, as WeChat does: each attempt
-// times out after the push timeout; an attempt counts as delivered when it is
-// answered 200 with an empty body or "success", and anything else (another
-// status, another body, a transport error, the timeout) is retried at once.
+// deliver makes up to 1+retries attempts of p (see deliverSigned).
 func (s *Server) deliver(client *http.Client, p *Push) {
-	eventXML := p.XML
-	for i := 0; i <= s.cfg.pushRetries; i++ {
-		a := s.attempt(client, p.URL, eventXML)
-		s.mu.Lock()
+	s.deliverSigned(client, p.URL, s.cfg.pushCfg.internal(), p.XML, func(a PushAttempt, ok bool) {
 		p.Attempts = append(p.Attempts, a)
-		ok := a.Err == "" && a.StatusCode == http.StatusOK &&
-			(strings.TrimSpace(a.Body) == "" || strings.TrimSpace(a.Body) == "success")
-		if ok {
-			p.Delivered = true
-		}
-		s.mu.Unlock()
-		if ok {
-			return
-		}
-	}
+		p.Delivered = p.Delivered || ok
+	})
 }
 
-func (s *Server) attempt(client *http.Client, url string, eventXML []byte) PushAttempt {
-	// A zero cfg.Timestamp and empty cfg.Nonce make NewPushRequest sign with
-	// the wall clock and a fresh nonce for each attempt.
-	cfg := s.cfg.pushCfg
+// deliverSigned pushes eventXML to url as WeChat does, for the invoice and
+// the component pushes alike: up to 1+retries attempts, each signed afresh
+// (wall clock, new nonce) and timed out after the push timeout; an attempt
+// counts as delivered when it is answered 200 with an empty body or
+// "success", and anything else (another status, another body, a transport
+// error, the timeout) is retried at once. record runs under s.mu after each
+// attempt. It reports whether the push was delivered.
+func (s *Server) deliverSigned(client *http.Client, url string, cfg pushtest.Config, eventXML []byte, record func(a PushAttempt, ok bool)) bool {
+	for i := 0; i <= s.cfg.pushRetries; i++ {
+		a := s.attempt(client, url, cfg, eventXML)
+		ok := a.Err == "" && a.StatusCode == http.StatusOK &&
+			(strings.TrimSpace(a.Body) == "" || strings.TrimSpace(a.Body) == "success")
+		s.mu.Lock()
+		record(a, ok)
+		s.mu.Unlock()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) attempt(client *http.Client, url string, cfg pushtest.Config, eventXML []byte) PushAttempt {
 	start := time.Now()
 	a := PushAttempt{Time: start}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.pushTimeout)
 	defer cancel()
-	req, err := wxinvoice.NewPushRequest(ctx, url, cfg, eventXML)
+	req, err := pushtest.NewRequest(ctx, url, cfg, eventXML)
 	if err != nil {
 		a.Err = err.Error()
 		return a

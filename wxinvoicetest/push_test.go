@@ -87,7 +87,7 @@ type statusXML struct {
 func TestPushPlaintextSigned(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	l := newLifecycle(t, WithEventPush(rc.URL+"/wx/push", wxinvoice.PushConfig{Token: pushToken}))
+	l := newLifecycle(t, WithEventPush(rc.URL+"/wx/push", PushConfig{Token: pushToken}))
 	res := l.insert(t, "o-1", "1")
 	l.srv.Advance(time.Minute)
 	requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseLock))
@@ -123,7 +123,7 @@ func TestPushEncryptedDecryptable(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
 	l := newLifecycle(t, WithApp("wxb11529c136998cb6", "s"),
-		WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken, EncodingAESKey: pushKey, AppID: "wxb11529c136998cb6"}))
+		WithEventPush(rc.URL, PushConfig{Token: pushToken, EncodingAESKey: pushKey, AppID: "wxb11529c136998cb6"}))
 	res := l.insert(t, "o-1", "1")
 	require.NoError(t, l.srv.SetStatus(l.cardID, res.Code, wxinvoice.ReimburseLock))
 	l.srv.WaitPushes()
@@ -174,7 +174,7 @@ func TestPushThroughEventHandler(t *testing.T) {
 			t.Cleanup(hs.Close)
 
 			l := newLifecycle(t, WithApp(appID, "secret"), WithEventPush(hs.URL,
-				wxinvoice.PushConfig{Token: pushToken, EncodingAESKey: mode.key, AppID: appID, Compat: mode.compat}))
+				PushConfig{Token: pushToken, EncodingAESKey: mode.key, AppID: appID, Compat: mode.compat}))
 			res := l.insert(t, "o-1", "1")
 			requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseLock))
 			requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseClosure))
@@ -202,7 +202,7 @@ func TestPushThroughEventHandler(t *testing.T) {
 func TestPushRetriedAfter500(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t, answer(http.StatusInternalServerError, "oops"))
-	l := newLifecycle(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	l := newLifecycle(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	res := l.insert(t, "o-1", "1")
 	requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseCancel))
 	l.srv.WaitPushes()
@@ -227,7 +227,7 @@ func TestPushRetriedAfterTimeout(t *testing.T) {
 		}
 	}
 	rc := newReceiver(t, slow, answer(http.StatusOK, ""))
-	l := newLifecycle(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}),
+	l := newLifecycle(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}),
 		WithPushPolicy(100*time.Millisecond, 3))
 	res := l.insert(t, "o-1", "1")
 	requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseLock))
@@ -249,7 +249,7 @@ func TestPushGivesUpAfterRetries(t *testing.T) {
 		answer(http.StatusInternalServerError, ""),
 		answer(http.StatusInternalServerError, ""),
 		answer(http.StatusInternalServerError, ""))
-	l := newLifecycle(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	l := newLifecycle(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	res := l.insert(t, "o-1", "1")
 	requireCode(t, 0, updateStatus(t, l, res.Code, wxinvoice.ReimburseLock))
 	l.srv.WaitPushes()
@@ -261,7 +261,7 @@ func TestPushGivesUpAfterRetries(t *testing.T) {
 
 	// WithPushPolicy changes the number of retries.
 	rc2 := newReceiver(t, answer(500, ""), answer(500, ""))
-	l2 := newLifecycle(t, WithEventPush(rc2.URL, wxinvoice.PushConfig{Token: pushToken}), WithPushPolicy(time.Second, 1))
+	l2 := newLifecycle(t, WithEventPush(rc2.URL, PushConfig{Token: pushToken}), WithPushPolicy(time.Second, 1))
 	res2 := l2.insert(t, "o-1", "1")
 	require.NoError(t, l2.srv.SetStatus(l2.cardID, res2.Code, wxinvoice.ReimburseLock))
 	l2.srv.WaitPushes()
@@ -274,7 +274,7 @@ func TestPushUnreachableReceiver(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	l := newLifecycle(t, WithEventPush(deadURL, wxinvoice.PushConfig{Token: pushToken}))
+	l := newLifecycle(t, WithEventPush(deadURL, PushConfig{Token: pushToken}))
 	res := l.insert(t, "o-1", "1")
 	require.NoError(t, l.srv.SetStatus(l.cardID, res.Code, wxinvoice.ReimburseLock))
 	l.srv.WaitPushes()
@@ -293,7 +293,7 @@ func TestNoPushWithoutConfigOrChange(t *testing.T) {
 	require.Empty(t, l.srv.Pushes())
 
 	rc := newReceiver(t)
-	c := newLifecycle(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	c := newLifecycle(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	res = c.insert(t, "o-1", "1")
 	require.NoError(t, c.srv.SetStatus(c.cardID, res.Code, wxinvoice.ReimburseInit), "no change")
 	requireCode(t, 72024, updateStatus(t, c, res.Code, wxinvoice.ReimburseClosure))
@@ -307,7 +307,7 @@ func TestCloseWaitsForPushes(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		_, _ = io.WriteString(w, "success")
 	})
-	srv := NewServer(WithClock(t0), WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	srv := NewServer(WithClock(t0), WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	tok := stableToken(t, srv)
 	l := &lifecycle{srv: srv, tok: tok, cardID: createCard(t, srv, tok), mediaID: uploadOK(t, srv, tok)}
 	res := l.insert(t, "o-1", "1")

@@ -27,7 +27,7 @@ func (s *Server) ReimburserToken(appID string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tok := s.newToken(kindIssued)
-	s.family().parties[tok] = appID
+	s.biz().parties[tok] = appID
 	return tok
 }
 
@@ -42,13 +42,13 @@ func (s *Server) LockedBy(cardID, code string) (appID string, ok bool) {
 	if inv == nil || inv.Status != wxinvoice.ReimburseLock {
 		return "", false
 	}
-	appID, ok = s.family().lockedBy[k]
+	appID, ok = s.biz().lockedBy[k]
 	return appID, ok
 }
 
 // party returns the reimburser a call acts as. Callers hold s.mu.
 func (s *Server) party(c *call) string {
-	if p, ok := s.family().parties[c.query.Get("access_token")]; ok {
+	if p, ok := s.biz().parties[c.query.Get("access_token")]; ok {
 		return p
 	}
 	return s.AppID
@@ -214,9 +214,9 @@ func checkMove(cur wxinvoice.ReimburseStatus, owner, party string, next wxinvoic
 func (s *Server) applyMove(inv *Invoice, party string, next wxinvoice.ReimburseStatus) {
 	k := invoiceKey{inv.CardID, inv.Code}
 	if next == wxinvoice.ReimburseLock {
-		s.family().lockedBy[k] = party
+		s.biz().lockedBy[k] = party
 	} else {
-		delete(s.family().lockedBy, k)
+		delete(s.biz().lockedBy, k)
 	}
 	s.changeStatus(inv, next)
 }
@@ -226,7 +226,7 @@ func (s *Server) lockOwner(inv *Invoice) string {
 	if inv.Status != wxinvoice.ReimburseLock {
 		return ""
 	}
-	return s.family().lockedBy[invoiceKey{inv.CardID, inv.Code}]
+	return s.biz().lockedBy[invoiceKey{inv.CardID, inv.Code}]
 }
 
 // handleUpdateInvoiceStatus serves POST

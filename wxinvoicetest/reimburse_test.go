@@ -67,7 +67,7 @@ func TestReimburseGetInvoiceInfo(t *testing.T) {
 func TestReimburserLockAndOthers(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	l := newLifecycle(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	l := newLifecycle(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	srv := l.srv
 	res := l.insert(t, "o-1", "B1")
 	ref := wire.InvoiceRef{CardID: l.cardID, EncryptCode: srv.EncryptCode(l.cardID, res.Code)}

@@ -80,9 +80,8 @@ type Server struct {
 	media    map[string]*media
 	links    map[string]*pdfLink
 	invoices map[invoiceKey]*Invoice
-	orders   map[string]bool   // kind + order_id already inserted
-	billings map[string]bool   // kind + billing_no + billing_code already inserted
-	auths    map[string]string // order_id → openid of the authorizing user
+	orders   map[string]bool // kind + order_id already inserted
+	billings map[string]bool // kind + billing_no + billing_code already inserted
 	encCodes map[string]invoiceKey
 	encByKey map[invoiceKey]string
 	requests []Request
@@ -90,7 +89,7 @@ type Server struct {
 	push     pushState
 
 	compState *componentState // the third-party platform side (component.go), created on first use
-	fam       *familyState    // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
+	bizst     *bizState       // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
 }
 
 // Option configures a Server.
@@ -101,7 +100,7 @@ type config struct {
 	clockStart       time.Time // zero: wall clock
 	authRequired     bool
 	pushURL          string
-	pushCfg          wxinvoice.PushConfig
+	pushCfg          PushConfig
 	pushTimeout      time.Duration
 	pushRetries      int
 	logger           *slog.Logger
@@ -135,7 +134,7 @@ func WithAuthorizationRequired() Option {
 // cfg.Timestamp and cfg.Nonce are normally left zero: each attempt is then
 // signed with the wall-clock time (receivers check it against their own clock)
 // and a fresh nonce. The event's CreateTime is the server's clock.
-func WithEventPush(url string, cfg wxinvoice.PushConfig) Option {
+func WithEventPush(url string, cfg PushConfig) Option {
 	return func(c *config) { c.pushURL, c.pushCfg = url, cfg }
 }
 
@@ -201,7 +200,6 @@ func NewUnstartedServer(opts ...Option) *Server {
 		invoices:  map[invoiceKey]*Invoice{},
 		orders:    map[string]bool{},
 		billings:  map[string]bool{},
-		auths:     map[string]string{},
 		encCodes:  map[string]invoiceKey{},
 		encByKey:  map[invoiceKey]string{},
 		faults:    map[string]*faultPlan{},

@@ -40,7 +40,7 @@ func (s *Server) handleGetSelectTitleURL(c *call) {
 	}
 	u := "https://mp.weixin.qq.com/intp/invoice/usertitle?action=select_title&select_title_key=" + randB64(22) + "#wechat_redirect"
 	s.mu.Lock()
-	s.family().selectURLs[u] = req.Attach
+	s.biz().selectURLs[u] = req.Attach
 	s.mu.Unlock()
 	c.ok(&wire.URLResponse{URL: u})
 }
@@ -53,7 +53,7 @@ func (s *Server) AddUserTitle(t wxinvoice.UserTitle) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	text := "https://mp.weixin.qq.com/intp/invoice/usertitlewxa?action=list_auth&invoice_key=" + randB64(32)
-	s.family().titles[text] = t
+	s.biz().titles[text] = t
 	return text
 }
 
@@ -70,7 +70,7 @@ func (s *Server) handleScanTitle(c *call) {
 		return
 	}
 	s.mu.Lock()
-	t, ok := s.family().titles[req.ScanText]
+	t, ok := s.biz().titles[req.ScanText]
 	s.mu.Unlock()
 	if !ok {
 		c.fail(72044, "")
@@ -88,7 +88,7 @@ func (s *Server) handleScanTitle(c *call) {
 func (s *Server) UserSubmitTitle(selectTitleURL, openid string, t wxinvoice.UserTitle) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	attach, ok := s.family().selectURLs[selectTitleURL]
+	attach, ok := s.biz().selectURLs[selectTitleURL]
 	if !ok {
 		return errors.New("wxinvoicetest: no getselecttitleurl link " + selectTitleURL)
 	}
@@ -99,6 +99,6 @@ func (s *Server) UserSubmitTitle(selectTitleURL, openid string, t wxinvoice.User
 	ev := wxinvoice.SubmitInvoiceTitleEvent{ToUserName: s.Username(), FromUserName: openid, CreateTime: s.clk.now(),
 		Title: t.Title, Phone: t.Phone, TaxNo: t.TaxNo, Addr: t.Addr, BankType: t.BankType, BankNo: t.BankNo,
 		Attach: attach, TitleType: tt}
-	s.queueEvent(&Push{Name: wxinvoice.EventSubmitInvoiceTitle, XML: wxinvoice.SubmitInvoiceTitleEventXML(&ev)})
+	s.queueEvent(&Push{Name: wxinvoice.EventSubmitInvoiceTitle, XML: SubmitInvoiceTitleEventXML(&ev)})
 	return nil
 }

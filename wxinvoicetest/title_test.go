@@ -57,7 +57,7 @@ type titleXML struct {
 func TestUserSubmitTitlePush(t *testing.T) {
 	t.Parallel()
 	rc := newReceiver(t)
-	srv := start(t, WithEventPush(rc.URL, wxinvoice.PushConfig{Token: pushToken}))
+	srv := start(t, WithEventPush(rc.URL, PushConfig{Token: pushToken}))
 	tok := stableToken(t, srv)
 	u := decodeOK[wire.URLResponse](t, post(t, srv, "/card/invoice/biz/getselecttitleurl", tok, wire.SelectTitleURLRequest{Attach: "desk-3", BizName: "某店"})).URL
 	require.Error(t, srv.UserSubmitTitle("https://unknown", "ouser", wxinvoice.UserTitle{}))

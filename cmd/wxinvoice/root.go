@@ -215,7 +215,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage or validation (nothing was sent),
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	root.AddCommand(withGroup("platform", a.platformCmds()...)...)
-	root.AddCommand(a.familyCmds()...)
+	root.AddCommand(a.areaCmds()...)
 	tc, sc := a.tokenCmd(), a.sandboxCmd()
 	tc.GroupID, sc.GroupID = "other", "other"
 	root.AddCommand(tc, sc)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wxinvoice/wxinvoice"
 	"github.com/wxinvoice/wxinvoice/wxinvoicetest"
 )
 
@@ -65,7 +64,7 @@ is and is not simulated.`,
 				opts = append(opts, wxinvoicetest.WithAuthorizationRequired())
 			}
 			if eventURL != "" {
-				opts = append(opts, wxinvoicetest.WithEventPush(eventURL, wxinvoice.PushConfig{
+				opts = append(opts, wxinvoicetest.WithEventPush(eventURL, wxinvoicetest.PushConfig{
 					Token: eventToken, EncodingAESKey: eventAESKey, AppID: appID, Compat: eventCompat,
 				}))
 			}

@@ -75,7 +75,7 @@ func run(ctx context.Context, out io.Writer) error {
 		// 2. The fake WeChat, pushing status changes to that URL.
 		srv = wxinvoicetest.NewServer(
 			wxinvoicetest.WithApp(fakeAppID, "quickstart-secret"),
-			wxinvoicetest.WithEventPush(events.URL, wxinvoice.PushConfig{Token: eventToken, EncodingAESKey: eventKey, AppID: fakeAppID}),
+			wxinvoicetest.WithEventPush(events.URL, wxinvoicetest.PushConfig{Token: eventToken, EncodingAESKey: eventKey, AppID: fakeAppID}),
 		)
 		defer srv.Close()
 		appID, secret = srv.AppID, srv.AppSecret

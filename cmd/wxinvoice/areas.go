@@ -8,7 +8,7 @@ import (
 	"github.com/wxinvoice/wxinvoice"
 )
 
-// The rest of the e-invoice family: each command is an endpoint over one
+// The merchant, reimburser, title and fiscal e-bill areas: each command is an endpoint over one
 // SDK method, adapted by viaMethod (request → result), viaAction (request →
 // error; the request is printed back as confirmation) or viaGetter (no
 // request → result).
@@ -63,9 +63,9 @@ var (
 	flagOrderID = flagField{name: "order-id", path: "OrderID", usage: "the order_id"}
 )
 
-// familyCmds returns the merchant, reimburser, title and fiscal e-bill
+// areaCmds returns the merchant, reimburser, title and fiscal e-bill
 // commands, grouped in the help.
-func (a *app) familyCmds() []*cobra.Command {
+func (a *app) areaCmds() []*cobra.Command {
 	var out []*cobra.Command
 	out = append(out, withGroup("merchant",
 		endpointCmd(a, endpoint[wxinvoice.GetAuthURLRequest, *wxinvoice.GetAuthURLResponse]{

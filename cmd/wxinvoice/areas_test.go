@@ -83,7 +83,7 @@ func (s *sampleServer) env() map[string]string {
 	return map[string]string{envAppID: "wx1234567890abcdef", envAccessToken: "ACCESS_TOKEN_FROM_A_TOKEN_SERVICE", envBaseURL: s.URL}
 }
 
-func TestFamilyCommands(t *testing.T) {
+func TestAreaCommands(t *testing.T) {
 	t.Parallel()
 	s := newSampleServer(t)
 	env := s.env()
@@ -153,9 +153,9 @@ func TestFamilyCommands(t *testing.T) {
 	}
 }
 
-// TestFamilyExamples: every command that takes a request prints a skeleton
+// TestAreaExamples: every command that takes a request prints a skeleton
 // that is accepted back as input.
-func TestFamilyExamples(t *testing.T) {
+func TestAreaExamples(t *testing.T) {
 	t.Parallel()
 	s := newSampleServer(t)
 	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard, nil)
