@@ -113,29 +113,26 @@ func (c *Client) SetURL(ctx context.Context) (*SetURLResponse, error) {
 //
 // WeChat API: POST /card/invoice/platform/createcard (创建发票卡券模板)
 func (c *Client) CreateCard(ctx context.Context, req *CreateCardRequest) (*CreateCardResponse, error) {
-	switch {
-	case req == nil:
-		return nil, newValidation("req", "must not be nil")
-	case req.Payee == "":
-		return nil, newValidation("Payee", "must not be empty")
-	case req.Type == "":
-		return nil, newValidation("Type", "must not be empty")
-	case req.BaseInfo.LogoURL == "":
-		return nil, newValidation("BaseInfo.LogoURL", "must not be empty")
-	case req.BaseInfo.Title == "":
-		return nil, newValidation("BaseInfo.Title", "must not be empty")
+	return call(ctx, c, opCreateCard, req, func(w *wire.CardIDResponse) *CreateCardResponse {
+		return &CreateCardResponse{CardID: w.CardID}
+	})
+}
+
+func (r *CreateCardRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	b := req.BaseInfo
-	w := &wire.CreateCardRequest{InvoiceInfo: wire.CardInvoiceInfo{Payee: req.Payee, Type: req.Type, BaseInfo: wire.CardBaseInfo{
+	return firstInvalid(nonEmpty("Payee", r.Payee), nonEmpty("Type", r.Type),
+		nonEmpty("BaseInfo.LogoURL", r.BaseInfo.LogoURL), nonEmpty("BaseInfo.Title", r.BaseInfo.Title))
+}
+
+func (r *CreateCardRequest) toWire() any {
+	b := r.BaseInfo
+	return &wire.CreateCardRequest{InvoiceInfo: wire.CardInvoiceInfo{Payee: r.Payee, Type: r.Type, BaseInfo: wire.CardBaseInfo{
 		LogoURL: b.LogoURL, Title: b.Title, CustomURLName: b.CustomURLName, CustomURL: b.CustomURL,
 		CustomURLSubTitle: b.CustomURLSubTitle, PromotionURLName: b.PromotionURLName,
 		PromotionURL: b.PromotionURL, PromotionURLSubTitle: b.PromotionURLSubTitle,
 	}}}
-	resp, err := postJSON[wire.CardIDResponse](ctx, c, opCreateCard, w)
-	if err != nil {
-		return nil, err
-	}
-	return &CreateCardResponse{CardID: resp.CardID}, nil
 }
 
 // InsertInvoice puts an invoice into the user's card bag (WeChat 卡包).
@@ -149,15 +146,44 @@ func (c *Client) CreateCard(ctx context.Context, req *CreateCardRequest) (*Creat
 // it; when the outcome is unknown the error wraps ErrOutcomeUnknown and a
 // duplicate retry would answer ErrDuplicateInvoice (72042).
 func (c *Client) InsertInvoice(ctx context.Context, req *InsertInvoiceRequest) (*InsertInvoiceResponse, error) {
-	if err := validateInsert(req); err != nil {
-		return nil, err
+	return call(ctx, c, opInsert, req, func(w *wire.InsertResponse) *InsertInvoiceResponse {
+		return &InsertInvoiceResponse{Code: w.Code, OpenID: w.OpenID, UnionID: w.UnionID}
+	})
+}
+
+func (r *InsertInvoiceRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	nonce := req.NonceStr
+	inv := &r.Invoice
+	err := firstInvalid(nonEmpty("OrderID", r.OrderID), nonEmpty("CardID", r.CardID), nonEmpty("AppID", r.AppID),
+		nonNegative("Invoice.Fee", inv.Fee), nonNegative("Invoice.FeeWithoutTax", inv.FeeWithoutTax),
+		nonNegative("Invoice.Tax", inv.Tax), nonEmpty("Invoice.Title", inv.Title),
+		rule{bad: inv.BillingTime.IsZero(), field: "Invoice.BillingTime", reason: "must be set"},
+		nonEmpty("Invoice.BillingNo", inv.BillingNo),
+		rule{bad: inv.PDFMediaID == "", field: "Invoice.PDFMediaID", reason: "must not be empty (upload the PDF with UploadPDF)"})
+	if err != nil {
+		return err
+	}
+	for i, it := range inv.Items {
+		if it.Name == "" || it.Price < 0 || it.Num < 0 {
+			return firstInvalid(nonEmpty(itemField(i, "Name"), it.Name), nonNegative(itemField(i, "Price"), it.Price),
+				nonNegative(itemField(i, "Num"), it.Num))
+		}
+	}
+	return nil
+}
+
+// toWire returns WeChat's nested shape {order_id, card_id, appid, card_ext:
+// {nonce_str, user_card: {invoice_user_data}}}, with a fresh nonce_str when
+// NonceStr is empty.
+func (r *InsertInvoiceRequest) toWire() any {
+	nonce := r.NonceStr
 	if nonce == "" {
 		nonce = newNonce()
 	}
-	inv := &req.Invoice
-	w := &wire.InsertRequest{OrderID: req.OrderID, CardID: req.CardID, AppID: req.AppID, CardExt: wire.CardExt{
+	inv := &r.Invoice
+	return &wire.InsertRequest{OrderID: r.OrderID, CardID: r.CardID, AppID: r.AppID, CardExt: wire.CardExt{
 		NonceStr: nonce, UserCard: wire.UserCard{InvoiceUserData: wire.InvoiceUserData{
 			Fee: inv.Fee, Title: inv.Title, BillingTime: wire.Int(unixSeconds(inv.BillingTime)),
 			BillingNo: inv.BillingNo, BillingCode: inv.BillingCode, Info: wireItems(inv.Items),
@@ -168,66 +194,10 @@ func (c *Client) InsertInvoice(ctx context.Context, req *InsertInvoiceRequest) (
 			Remarks: inv.Remarks, Cashier: inv.Cashier, Maker: inv.Maker,
 		}},
 	}}
-	resp, err := postJSON[wire.InsertResponse](ctx, c, opInsert, w)
-	if err != nil {
-		return nil, err
-	}
-	return &InsertInvoiceResponse{Code: resp.Code, OpenID: resp.OpenID, UnionID: resp.UnionID}, nil
-}
-
-func validateInsert(req *InsertInvoiceRequest) error {
-	if req == nil {
-		return newValidation("req", "must not be nil")
-	}
-	if err := requireIDs(req.OrderID, req.CardID, req.AppID); err != nil {
-		return err
-	}
-	inv := &req.Invoice
-	switch {
-	case inv.Fee < 0:
-		return newValidation("Invoice.Fee", "must not be negative, got %d", inv.Fee)
-	case inv.FeeWithoutTax < 0:
-		return newValidation("Invoice.FeeWithoutTax", "must not be negative, got %d", inv.FeeWithoutTax)
-	case inv.Tax < 0:
-		return newValidation("Invoice.Tax", "must not be negative, got %d", inv.Tax)
-	case inv.Title == "":
-		return newValidation("Invoice.Title", "must not be empty")
-	case inv.BillingTime.IsZero():
-		return newValidation("Invoice.BillingTime", "must be set")
-	case inv.BillingNo == "":
-		return newValidation("Invoice.BillingNo", "must not be empty")
-	case inv.PDFMediaID == "":
-		return newValidation("Invoice.PDFMediaID", "must not be empty (upload the PDF with UploadPDF)")
-	}
-	for i, it := range inv.Items {
-		if it.Name == "" {
-			return newValidation(itemField(i, "Name"), "must not be empty")
-		}
-		if it.Price < 0 {
-			return newValidation(itemField(i, "Price"), "must not be negative, got %d", it.Price)
-		}
-		if it.Num < 0 {
-			return newValidation(itemField(i, "Num"), "must not be negative, got %d", it.Num)
-		}
-	}
-	return nil
 }
 
 func itemField(i int, name string) string {
 	return "Invoice.Items[" + strconv.Itoa(i) + "]." + name
-}
-
-// requireIDs checks the order_id/card_id/appid triple every insert needs.
-func requireIDs(orderID, cardID, appID string) error {
-	switch {
-	case orderID == "":
-		return newValidation("OrderID", "must not be empty")
-	case cardID == "":
-		return newValidation("CardID", "must not be empty")
-	case appID == "":
-		return newValidation("AppID", "must not be empty")
-	}
-	return nil
 }
 
 func wireItems(items []InvoiceItem) []wire.InvoiceItem {

@@ -515,7 +515,7 @@ func TestValidationAcceptsWhatWeChatAccepts(t *testing.T) {
 	r := sampleMakeOut()
 	r.Jshj, r.Hjje, r.Hjse = "0", "0.00", "0"
 	r.Details = append(r.Details, MakeOutInvoiceDetail{Fphxz: "1", Xmmc: "折扣", Xmje: "-10.00", Se: "-1.30", Sl: "0.13"})
-	require.NoError(t, validateMakeOut(r))
+	require.NoError(t, r.validate())
 	for _, s := range []AuthSource{AuthSourceApp, AuthSourceWeb, AuthSourceWxa, AuthSourceWap} {
 		require.True(t, s.Valid())
 	}

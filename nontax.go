@@ -40,41 +40,32 @@ var opInsertBill = &operation{path: "/nontax/insertbill", write: true}
 //
 // The wire shape is insert's, without nonce_str (the official sample has none).
 func (c *Client) InsertBill(ctx context.Context, req *InsertBillRequest) (*InsertBillResponse, error) {
-	if req == nil {
-		return nil, newValidation("req", "must not be nil")
+	return call(ctx, c, opInsertBill, req, func(w *wire.InsertResponse) *InsertBillResponse {
+		return &InsertBillResponse{Code: w.Code, OpenID: w.OpenID}
+	})
+}
+
+func (r *InsertBillRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	if err := requireIDs(req.OrderID, req.CardID, req.AppID); err != nil {
-		return nil, err
-	}
-	b := &req.Bill
-	switch {
-	case b.Fee < 0:
-		return nil, newValidation("Bill.Fee", "must not be negative, got %d", b.Fee)
-	case b.Title == "":
-		return nil, newValidation("Bill.Title", "must not be empty")
-	case b.BillingTime.IsZero():
-		return nil, newValidation("Bill.BillingTime", "must be set")
-	case b.BillingNo == "":
-		return nil, newValidation("Bill.BillingNo", "must not be empty")
-	case b.BillingCode == "":
-		return nil, newValidation("Bill.BillingCode", "must not be empty")
-	case b.PDFMediaID == "":
-		return nil, newValidation("Bill.PDFMediaID", "must not be empty (upload the PDF with UploadPDF)")
-	}
-	w := &wire.InsertRequest{OrderID: req.OrderID, CardID: req.CardID, AppID: req.AppID, CardExt: wire.CardExt{
+	b := &r.Bill
+	return firstInvalid(nonEmpty("OrderID", r.OrderID), nonEmpty("CardID", r.CardID), nonEmpty("AppID", r.AppID),
+		nonNegative("Bill.Fee", b.Fee), nonEmpty("Bill.Title", b.Title),
+		rule{bad: b.BillingTime.IsZero(), field: "Bill.BillingTime", reason: "must be set"},
+		nonEmpty("Bill.BillingNo", b.BillingNo), nonEmpty("Bill.BillingCode", b.BillingCode),
+		rule{bad: b.PDFMediaID == "", field: "Bill.PDFMediaID", reason: "must not be empty (upload the PDF with UploadPDF)"})
+}
+
+func (r *InsertBillRequest) toWire() any {
+	b := &r.Bill
+	return &wire.InsertRequest{OrderID: r.OrderID, CardID: r.CardID, AppID: r.AppID, CardExt: wire.CardExt{
 		UserCard: wire.UserCard{InvoiceUserData: wire.InvoiceUserData{
 			Fee: b.Fee, Title: b.Title, BillingTime: wire.Int(unixSeconds(b.BillingTime)),
 			BillingNo: b.BillingNo, BillingCode: b.BillingCode, SPDFMediaID: b.PDFMediaID,
 		}},
 	}}
-	resp, err := postJSON[wire.InsertResponse](ctx, c, opInsertBill, w)
-	if err != nil {
-		return nil, err
-	}
-	return &InsertBillResponse{Code: resp.Code, OpenID: resp.OpenID}, nil
 }
-
-// ---- the rest of the fiscal e-bill (财政电子票据) family ----
 
 var (
 	opGetBillAuthURL = &operation{path: "/nontax/getbillauthurl"}
@@ -108,35 +99,39 @@ type GetBillAuthURLResponse struct {
 //
 // WeChat API: POST /nontax/getbillauthurl (获取授权页链接)
 func (c *Client) GetBillAuthURL(ctx context.Context, req *GetBillAuthURLRequest) (*GetBillAuthURLResponse, error) {
-	switch {
-	case req == nil:
-		return nil, newValidation("req", "must not be nil")
-	case req.SPAppID == "":
-		return nil, newValidation("SPAppID", "must not be empty")
-	case req.OrderID == "":
-		return nil, newValidation("OrderID", "must not be empty")
-	case req.Money < 0:
-		return nil, newValidation("Money", "must not be negative, got %d", req.Money)
-	case req.Source != AuthSourceWeb && req.Source != AuthSourceApp:
-		return nil, newValidation("Source", "unknown source %q (web or app)", string(req.Source))
+	if err := req.validate(); err != nil {
+		return nil, err
 	}
 	ticket, err := c.ticketFor(ctx, req.Ticket)
 	if err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	resp, err := postJSON[wire.BillAuthURLResponse](ctx, c, opGetBillAuthURL, &wire.BillAuthURLRequest{
-		SPAppID: req.SPAppID, OrderID: req.OrderID, Money: wire.Int(req.Money), Timestamp: wire.Int(stampOrNow(req.Timestamp)),
-		Source: string(req.Source), RedirectURL: req.RedirectURL, Ticket: ticket,
+	return call(ctx, c, opGetBillAuthURL, withTicket{req, ticket}, func(w *wire.BillAuthURLResponse) *GetBillAuthURLResponse {
+		out := &GetBillAuthURLResponse{AuthURL: w.AuthURL}
+		if w.ExpireTime > 0 {
+			out.ExpireTime = start.Add(time.Duration(w.ExpireTime) * time.Second)
+		}
+		return out
 	})
-	if err != nil {
-		return nil, err
+}
+
+func (r *GetBillAuthURLRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	out := &GetBillAuthURLResponse{AuthURL: resp.AuthURL}
-	if resp.ExpireTime > 0 {
-		out.ExpireTime = start.Add(time.Duration(resp.ExpireTime) * time.Second)
+	err := firstInvalid(nonEmpty("SPAppID", r.SPAppID), nonEmpty("OrderID", r.OrderID), nonNegative("Money", r.Money))
+	if err == nil && r.Source != AuthSourceWeb && r.Source != AuthSourceApp {
+		return newValidation("Source", "unknown source %q (web or app)", string(r.Source))
 	}
-	return out, nil
+	return err
+}
+
+func (r *GetBillAuthURLRequest) toWireWithTicket(ticket string) any {
+	return &wire.BillAuthURLRequest{
+		SPAppID: r.SPAppID, OrderID: r.OrderID, Money: wire.Int(r.Money), Timestamp: wire.Int(stampOrNow(r.Timestamp)),
+		Source: string(r.Source), RedirectURL: r.RedirectURL, Ticket: ticket,
+	}
 }
 
 // CreateBillCardRequest describes a fiscal e-bill card template, one per
@@ -159,19 +154,18 @@ type CreateBillCardResponse struct {
 // official sample wraps them in invoice_info; the SDK sends the sample's
 // shape, as SKIT does.
 func (c *Client) CreateBillCard(ctx context.Context, req *CreateBillCardRequest) (*CreateBillCardResponse, error) {
-	switch {
-	case req == nil:
-		return nil, newValidation("req", "must not be nil")
-	case req.Payee == "":
-		return nil, newValidation("Payee", "must not be empty")
-	case req.LogoURL == "":
-		return nil, newValidation("LogoURL", "must not be empty")
+	return call(ctx, c, opCreateBillCard, req, func(w *wire.CardIDResponse) *CreateBillCardResponse {
+		return &CreateBillCardResponse{CardID: w.CardID}
+	})
+}
+
+func (r *CreateBillCardRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	resp, err := postJSON[wire.CardIDResponse](ctx, c, opCreateBillCard, &wire.CreateBillCardRequest{InvoiceInfo: wire.BillCardInfo{
-		Payee: req.Payee, BaseInfo: wire.BillCardBaseInfo{LogoURL: req.LogoURL},
-	}})
-	if err != nil {
-		return nil, err
-	}
-	return &CreateBillCardResponse{CardID: resp.CardID}, nil
+	return firstInvalid(nonEmpty("Payee", r.Payee), nonEmpty("LogoURL", r.LogoURL))
+}
+
+func (r *CreateBillCardRequest) toWire() any {
+	return &wire.CreateBillCardRequest{InvoiceInfo: wire.BillCardInfo{Payee: r.Payee, BaseInfo: wire.BillCardBaseInfo{LogoURL: r.LogoURL}}}
 }

@@ -74,18 +74,55 @@ type ReimburseInvoiceData struct {
 //
 // WeChat API: POST /card/invoice/reimburse/getinvoiceinfo (查询报销发票信息)
 func (c *Client) GetInvoiceInfo(ctx context.Context, ref *InvoiceRef) (*ReimburseInvoice, error) {
+	return call(ctx, c, opGetInvoiceInfo, ref, func(w *wire.GetInvoiceInfoResponse) *ReimburseInvoice {
+		inv := fromWireReimburse(&w.ReimburseInvoice)
+		return &inv
+	})
+}
+
+func (ref *InvoiceRef) validate() error {
 	if ref == nil {
-		return nil, newValidation("ref", "must not be nil")
+		return newValidation("ref", "must not be nil")
 	}
-	if err := validateRef("", ref); err != nil {
-		return nil, err
+	return ref.validateAt("")
+}
+
+// validateAt validates ref as the element of a list, prefix naming it.
+func (ref *InvoiceRef) validateAt(prefix string) error {
+	if ref.CardID == "" || ref.EncryptCode == "" {
+		return firstInvalid(nonEmpty(prefix+"CardID", ref.CardID), nonEmpty(prefix+"EncryptCode", ref.EncryptCode))
 	}
-	resp, err := postJSON[wire.GetInvoiceInfoResponse](ctx, c, opGetInvoiceInfo, &wire.InvoiceRef{CardID: ref.CardID, EncryptCode: ref.EncryptCode})
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+func (ref *InvoiceRef) toWire() any {
+	w := ref.wire()
+	return &w
+}
+
+func (ref *InvoiceRef) wire() wire.InvoiceRef {
+	return wire.InvoiceRef{CardID: ref.CardID, EncryptCode: ref.EncryptCode}
+}
+
+// validateRefs validates a non-empty list of references, field naming it.
+func validateRefs(field string, refs []InvoiceRef) error {
+	if len(refs) == 0 {
+		return newValidation(field, "must not be empty")
 	}
-	inv := fromWireReimburse(&resp.ReimburseInvoice)
-	return &inv, nil
+	for i := range refs {
+		if err := refs[i].validateAt(field + "[" + strconv.Itoa(i) + "]."); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func wireRefs(refs []InvoiceRef) []wire.InvoiceRef {
+	out := make([]wire.InvoiceRef, len(refs))
+	for i := range refs {
+		out[i] = refs[i].wire()
+	}
+	return out
 }
 
 // GetInvoiceBatchRequest names the invoices GetInvoiceBatch reads.
@@ -103,39 +140,24 @@ type GetInvoiceBatchResponse struct {
 //
 // WeChat API: POST /card/invoice/reimburse/getinvoicebatch (批量查询报销发票信息)
 func (c *Client) GetInvoiceBatch(ctx context.Context, req *GetInvoiceBatchRequest) (*GetInvoiceBatchResponse, error) {
-	switch {
-	case req == nil:
-		return nil, newValidation("req", "must not be nil")
-	case len(req.Invoices) == 0:
-		return nil, newValidation("Invoices", "must not be empty")
-	}
-	refs := req.Invoices
-	w := &wire.GetInvoiceBatchRequest{ItemList: make([]wire.InvoiceRef, len(refs))}
-	for i := range refs {
-		if err := validateRef("Invoices["+strconv.Itoa(i)+"].", &refs[i]); err != nil {
-			return nil, err
+	return call(ctx, c, opGetInvoiceBatch, req, func(w *wire.GetInvoiceBatchResponse) *GetInvoiceBatchResponse {
+		out := &GetInvoiceBatchResponse{Invoices: make([]ReimburseInvoice, len(w.ItemList))}
+		for i := range w.ItemList {
+			out.Invoices[i] = fromWireReimburse(&w.ItemList[i])
 		}
-		w.ItemList[i] = wire.InvoiceRef{CardID: refs[i].CardID, EncryptCode: refs[i].EncryptCode}
-	}
-	resp, err := postJSON[wire.GetInvoiceBatchResponse](ctx, c, opGetInvoiceBatch, w)
-	if err != nil {
-		return nil, err
-	}
-	out := &GetInvoiceBatchResponse{Invoices: make([]ReimburseInvoice, len(resp.ItemList))}
-	for i := range resp.ItemList {
-		out.Invoices[i] = fromWireReimburse(&resp.ItemList[i])
-	}
-	return out, nil
+		return out
+	})
 }
 
-func validateRef(prefix string, ref *InvoiceRef) error {
-	switch {
-	case ref.CardID == "":
-		return newValidation(prefix+"CardID", "must not be empty")
-	case ref.EncryptCode == "":
-		return newValidation(prefix+"EncryptCode", "must not be empty")
+func (r *GetInvoiceBatchRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	return nil
+	return validateRefs("Invoices", r.Invoices)
+}
+
+func (r *GetInvoiceBatchRequest) toWire() any {
+	return &wire.GetInvoiceBatchRequest{ItemList: wireRefs(r.Invoices)}
 }
 
 func fromWireReimburse(w *wire.ReimburseInvoice) ReimburseInvoice {
@@ -196,19 +218,21 @@ type UpdateInvoiceStatusRequest struct {
 // call is a write, never replayed when its outcome is unknown: read the
 // state back with GetInvoiceInfo.
 func (c *Client) UpdateInvoiceStatus(ctx context.Context, req *UpdateInvoiceStatusRequest) error {
-	if req == nil {
-		return newValidation("req", "must not be nil")
+	return act(ctx, c, opUpdateInvoiceStatus, req)
+}
+
+func (r *UpdateInvoiceStatusRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	if err := validateRef("", &InvoiceRef{CardID: req.CardID, EncryptCode: req.EncryptCode}); err != nil {
+	if err := (&InvoiceRef{CardID: r.CardID, EncryptCode: r.EncryptCode}).validateAt(""); err != nil {
 		return err
 	}
-	if err := validReimburserStatus(req.Status); err != nil {
-		return err
-	}
-	_, err := postJSON[wire.Empty](ctx, c, opUpdateInvoiceStatus, &wire.ReimburseUpdateRequest{
-		CardID: req.CardID, EncryptCode: req.EncryptCode, ReimburseStatus: string(req.Status),
-	})
-	return err
+	return validReimburserStatus(r.Status)
+}
+
+func (r *UpdateInvoiceStatusRequest) toWire() any {
+	return &wire.ReimburseUpdateRequest{CardID: r.CardID, EncryptCode: r.EncryptCode, ReimburseStatus: string(r.Status)}
 }
 
 // UpdateStatusBatchRequest sets the status of several invoices of one user.
@@ -225,24 +249,24 @@ type UpdateStatusBatchRequest struct {
 //
 // WeChat API: POST /card/invoice/reimburse/updatestatusbatch (报销方批量更新发票状态)
 func (c *Client) UpdateStatusBatch(ctx context.Context, req *UpdateStatusBatchRequest) error {
+	return act(ctx, c, opUpdateStatusBatch, req)
+}
+
+func (r *UpdateStatusBatchRequest) validate() error {
 	switch {
-	case req == nil:
-		return newValidation("req", "must not be nil")
-	case req.OpenID == "":
+	case r == nil:
+		return errNilRequest()
+	case r.OpenID == "":
 		return newValidation("OpenID", "must not be empty")
-	case len(req.Invoices) == 0:
+	case len(r.Invoices) == 0:
 		return newValidation("Invoices", "must not be empty")
 	}
-	if err := validReimburserStatus(req.Status); err != nil {
+	if err := validReimburserStatus(r.Status); err != nil {
 		return err
 	}
-	w := &wire.UpdateStatusBatchRequest{OpenID: req.OpenID, ReimburseStatus: string(req.Status), InvoiceList: make([]wire.InvoiceRef, len(req.Invoices))}
-	for i := range req.Invoices {
-		if err := validateRef("Invoices["+strconv.Itoa(i)+"].", &req.Invoices[i]); err != nil {
-			return err
-		}
-		w.InvoiceList[i] = wire.InvoiceRef{CardID: req.Invoices[i].CardID, EncryptCode: req.Invoices[i].EncryptCode}
-	}
-	_, err := postJSON[wire.Empty](ctx, c, opUpdateStatusBatch, w)
-	return err
+	return validateRefs("Invoices", r.Invoices)
+}
+
+func (r *UpdateStatusBatchRequest) toWire() any {
+	return &wire.UpdateStatusBatchRequest{OpenID: r.OpenID, ReimburseStatus: string(r.Status), InvoiceList: wireRefs(r.Invoices)}
 }

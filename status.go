@@ -2,6 +2,7 @@ package wxinvoice
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
@@ -24,18 +25,24 @@ var opUpdateStatus = &operation{path: "/card/invoice/platform/updatestatus", wri
 // *ValidationError and nothing is sent. WeChat answers ErrInvoiceStatus
 // (72024) for a move its status machine forbids (see ReimburseStatus.CanMoveTo).
 func (c *Client) UpdateStatus(ctx context.Context, req *UpdateStatusRequest) error {
-	switch {
-	case req == nil:
-		return newValidation("req", "must not be nil")
-	case req.CardID == "":
-		return newValidation("CardID", "must not be empty")
-	case req.Code == "":
-		return newValidation("Code", "must not be empty")
-	case !req.Status.Valid():
-		return newValidation("Status", "unknown reimburse status %q", string(req.Status))
+	return act(ctx, c, opUpdateStatus, req)
+}
+
+func (r *UpdateStatusRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
 	}
-	_, err := postJSON[wire.Empty](ctx, c, opUpdateStatus, &wire.UpdateStatusRequest{
-		CardID: req.CardID, Code: req.Code, ReimburseStatus: string(req.Status),
-	})
-	return err
+	return firstInvalid(nonEmpty("CardID", r.CardID), nonEmpty("Code", r.Code), validStatus("Status", r.Status))
+}
+
+func (r *UpdateStatusRequest) toWire() any {
+	return &wire.UpdateStatusRequest{CardID: r.CardID, Code: r.Code, ReimburseStatus: string(r.Status)}
+}
+
+// validStatus is the rule that s is one of the four documented statuses.
+func validStatus(field string, s ReimburseStatus) rule {
+	if s.Valid() {
+		return rule{}
+	}
+	return rule{bad: true, field: field, reason: "unknown reimburse status " + strconv.Quote(string(s))}
 }

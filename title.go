@@ -49,21 +49,27 @@ type GetUserTitleURLRequest struct {
 // Format limits (tax number length, phone characters) are left to WeChat:
 // the official sample itself sends a 10-character tax_no.
 func (c *Client) GetUserTitleURL(ctx context.Context, req *GetUserTitleURLRequest) (string, error) {
-	switch {
-	case req == nil:
-		return "", newValidation("req", "must not be nil")
-	case !req.UserFill && req.Title == "":
-		return "", newValidation("Title", "must not be empty unless UserFill is set")
-	}
-	resp, err := postJSON[wire.URLResponse](ctx, c, opGetUserTitleURL, &wire.UserTitleURLRequest{
-		UserFill: flag(req.UserFill), Title: req.Title, Phone: req.Phone, TaxNo: req.TaxNo, Addr: req.Addr,
-		BankType: req.BankType, BankNo: req.BankNo, OutTitleID: req.OutTitleID,
-	})
-	if err != nil {
-		return "", err
-	}
-	return resp.URL, nil
+	return call(ctx, c, opGetUserTitleURL, req, urlOf)
 }
+
+func (r *GetUserTitleURLRequest) validate() error {
+	if r == nil {
+		return errNilRequest()
+	}
+	if !r.UserFill && r.Title == "" {
+		return newValidation("Title", "must not be empty unless UserFill is set")
+	}
+	return nil
+}
+
+func (r *GetUserTitleURLRequest) toWire() any {
+	return &wire.UserTitleURLRequest{
+		UserFill: flag(r.UserFill), Title: r.Title, Phone: r.Phone, TaxNo: r.TaxNo, Addr: r.Addr,
+		BankType: r.BankType, BankNo: r.BankNo, OutTitleID: r.OutTitleID,
+	}
+}
+
+func urlOf(w *wire.URLResponse) string { return w.URL }
 
 // GetSelectTitleURLRequest describes a merchant's title-selection page.
 type GetSelectTitleURLRequest struct {
@@ -79,14 +85,18 @@ type GetSelectTitleURLRequest struct {
 //
 // WeChat API: POST /card/invoice/biz/getselecttitleurl (获取商户专属抬头链接)
 func (c *Client) GetSelectTitleURL(ctx context.Context, req *GetSelectTitleURLRequest) (string, error) {
-	if req == nil {
-		req = &GetSelectTitleURLRequest{}
+	return call(ctx, c, opGetSelectTitleURL, req, urlOf)
+}
+
+// validate accepts anything: every field is optional, and a nil request is
+// the empty one.
+func (r *GetSelectTitleURLRequest) validate() error { return nil }
+
+func (r *GetSelectTitleURLRequest) toWire() any {
+	if r == nil {
+		return &wire.SelectTitleURLRequest{}
 	}
-	resp, err := postJSON[wire.URLResponse](ctx, c, opGetSelectTitleURL, &wire.SelectTitleURLRequest{Attach: req.Attach, BizName: req.BizName})
-	if err != nil {
-		return "", err
-	}
-	return resp.URL, nil
+	return &wire.SelectTitleURLRequest{Attach: r.Attach, BizName: r.BizName}
 }
 
 // UserTitle is an invoice title a user keeps in WeChat.
