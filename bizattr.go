@@ -129,8 +129,8 @@ func authFieldFromWire(resp *wire.AuthFieldResponse) *AuthField {
 
 // GetAuthField returns the fields of the account's type 1 authorization
 // pages. Before any SetAuthField expect ErrAuthFieldNotSet (72029, "invoice
-// never set auth field"; the reference does not tie the code to this call,
-// the fake server answers it).
+// never set auth field": the errcode's meaning; WeChat's page for this call
+// lists no errcodes).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_auth_field (查询授权页字段信息)
 func (c *Client) GetAuthField(ctx context.Context) (*AuthField, error) {
@@ -193,9 +193,8 @@ func (info *PayMchInfo) toWire() any {
 }
 
 // GetPayMch returns the account's WeChat Pay merchant link. Before any
-// SetPayMch expect ErrPayMchNotSet (72028, "invoice never set pay mch info";
-// the reference does not tie the code to this call, the fake server answers
-// it).
+// SetPayMch expect ErrPayMchNotSet (72028, "invoice never set pay mch info":
+// the errcode's meaning; WeChat's page for this call lists no errcodes).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_pay_mch (查询商户号与开票平台关联情况)
 func (c *Client) GetPayMch(ctx context.Context) (*PayMchInfo, error) {
@@ -207,8 +206,8 @@ func (c *Client) GetPayMch(ctx context.Context) (*PayMchInfo, error) {
 // Contact is the merchant's contact for invoicing (联系方式).
 type Contact struct {
 	Phone string // 联系电话 (required)
-	// Timeout is time_out (开票超时时间), sent as given. The reference gives no
-	// unit; WeChat staff answered seconds.
+	// Timeout is time_out (开票超时时间), sent as given. WeChat's documentation
+	// gives no unit; WeChat staff answered seconds.
 	Timeout int64
 }
 
@@ -232,8 +231,8 @@ func (ct *Contact) toWire() any {
 }
 
 // GetContact returns the merchant's contact. Before any SetContact expect
-// ErrContactNotSet (72063; the reference does not tie the code to this call,
-// the fake server answers it).
+// ErrContactNotSet (72063: the errcode's meaning; WeChat's page for this
+// call lists no errcodes).
 //
 // WeChat API: POST /card/invoice/setbizattr?action=get_contact (查询商户联系方式)
 func (c *Client) GetContact(ctx context.Context) (*Contact, error) {

@@ -53,7 +53,7 @@ func sampleInsert() *InsertInvoiceRequest {
 }
 
 // The official sample writes billing_time as a string; the API reference
-// types it as a number, which is what the SDK sends (DESIGN.md).
+// types it as a number, which is what the SDK sends.
 const sampleInsertWire = `{
   "order_id": "111163", "card_id": "pjZ8Yt9WoOePThU0NfUKz5-tBEWU", "appid": "wxc0b84a53ed8e8d29",
   "card_ext": {"nonce_str": "j!Re1WxaHv", "user_card": {"invoice_user_data": {

@@ -141,8 +141,8 @@ type GetAuthURLResponse struct {
 //
 // SetContact must have been called once for the account, else WeChat answers
 // ErrContactNotSet (72063). When Ticket is empty the cached wx_card ticket is
-// fetched first (CardTicket). All four sources are accepted, wxa included
-// (wechatpy's whitelist forgets it; the reference lists it).
+// fetched first (CardTicket). All four documented sources are accepted, wxa
+// included.
 func (c *Client) GetAuthURL(ctx context.Context, req *GetAuthURLRequest) (*GetAuthURLResponse, error) {
 	if err := req.validate(); err != nil {
 		return nil, err

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// ticketSample is the getticket answer of the reference (CATALOGUE §1.4).
+// ticketSample is the getticket answer of WeChat's documentation.
 const ticketSample = `{"errcode":0,"errmsg":"ok","ticket":"m7RQzjA_ljjEkt-JCoklRM5zrzYr-6PI09QydZmNXXz-opTqMv53aFj1ykRt_AOtvqidqZZsLhCDgwGC6nBDiA","expires_in":7200}`
 
 const sampleTicket = "m7RQzjA_ljjEkt-JCoklRM5zrzYr-6PI09QydZmNXXz-opTqMv53aFj1ykRt_AOtvqidqZZsLhCDgwGC6nBDiA"

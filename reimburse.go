@@ -55,7 +55,7 @@ type ReimburseInvoiceData struct {
 	Tax                   int64
 	Detail                string
 	PDFURL                string // pdf_url
-	TripPDFURL            string // trip_pdf_url (the reference spells it trip_pdf_ur; both are read)
+	TripPDFURL            string // trip_pdf_url (WeChat's documentation spells it trip_pdf_ur; both are read)
 	Status                ReimburseStatus
 	OrderID               string // order_id, given in batch answers
 	CheckCode             string
@@ -189,7 +189,7 @@ func fromWireReimburse(w *wire.ReimburseInvoice) ReimburseInvoice {
 
 // validReimburserStatus refuses what a reimburser may not set: anything
 // but INIT (unlock), LOCK and CLOSURE. CANCEL (冲红) is the invoicing
-// platform's, through UpdateStatus; wechatpy refuses it here too.
+// platform's, through UpdateStatus.
 func validReimburserStatus(s ReimburseStatus) error {
 	switch s {
 	case ReimburseInit, ReimburseLock, ReimburseClosure:

@@ -111,7 +111,7 @@ func TestUpdateStatusBatchWire(t *testing.T) {
 }
 
 // Every number a reimburser reads decodes from a JSON number or a numeric
-// string (DESIGN.md: WeChat types numbers loosely), the line items' num and
+// string (WeChat types numbers loosely), the line items' num and
 // price included: one quoted price must not fail the whole invoice.
 func TestReimburseItemsNumericStrings(t *testing.T) {
 	t.Parallel()

@@ -33,7 +33,7 @@ type GetUserTitleURLRequest struct {
 	UserFill bool
 	Title    string // 抬头
 	Phone    string // 联系方式: digits or "-"
-	TaxNo    string // 税号: 15–20 digits or letters per the reference
+	TaxNo    string // 税号: 15–20 digits or letters per WeChat's documentation
 	Addr     string // 地址
 	BankType string // 银行类型
 	BankNo   string // 银行号码

@@ -68,7 +68,7 @@ func TestGetTicket(t *testing.T) {
 	resp, raw := send(t, http.MethodGet, apiURL(srv, "/cgi-bin/ticket/getticket", tok)+"&type=wx_card", "", nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	tr := decodeOK[wire.TicketResponse](t, raw)
-	require.Len(t, tr.Ticket, 86, "as long as the reference's sample")
+	require.Len(t, tr.Ticket, 86, "as long as the documentation's sample")
 	require.Equal(t, wire.Int(7200), tr.ExpiresIn)
 	require.NotEqual(t, tr.Ticket, getTicket(t, srv, tok), "each call issues a ticket")
 

@@ -133,7 +133,7 @@ func reimburseItems(in []wire.InvoiceItem) []wire.ReimburseItem {
 
 // handleGetInvoiceInfo serves POST /card/invoice/reimburse/getinvoiceinfo:
 // the invoice named by card_id + encrypt_code (see resolve for the errors).
-// trip_pdf_url is sent with that spelling (the reference's trip_pdf_ur is
+// trip_pdf_url is sent with that spelling (the documentation's trip_pdf_ur is
 // taken for a typo).
 func (s *Server) handleGetInvoiceInfo(c *call) {
 	var req wire.InvoiceRef
