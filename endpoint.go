@@ -2,6 +2,7 @@ package wxinvoice
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
@@ -83,3 +84,8 @@ type noRequest struct{}
 
 func (noRequest) validate() error { return nil }
 func (noRequest) toWire() any     { return struct{}{} }
+
+// newValidation returns a *ValidationError for field.
+func newValidation(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}

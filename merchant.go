@@ -202,14 +202,6 @@ func (c *Client) ticketFor(ctx context.Context, given string) (string, error) {
 	return c.CardTicket(ctx)
 }
 
-// stampOrNow returns t as Unix seconds, or now when t is zero.
-func stampOrNow(t time.Time) int64 {
-	if t.IsZero() {
-		return time.Now().Unix()
-	}
-	return unixSeconds(t)
-}
-
 // The invoice_status values GetAuthData has been seen to report. WeChat does
 // not document the full list.
 const (
@@ -315,14 +307,6 @@ func customValues(in []wire.CustomFieldValue) []CustomFieldValue {
 		out[i] = CustomFieldValue{Key: f.Key, Value: f.Value}
 	}
 	return out
-}
-
-// fromUnix converts a Unix-seconds wire value; 0 is the zero time.
-func fromUnix(v wire.Int) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.Unix(int64(v), 0)
 }
 
 // RejectInsertRequest refuses to invoice an order.

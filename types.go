@@ -1,9 +1,14 @@
 package wxinvoice
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
+
+// This file holds the types several API areas share (the reimbursement
+// status, invoice lines) and how times cross the wire: Unix seconds, and
+// China time for WeChat's date strings.
 
 // ReimburseStatus is the reimbursement state of an invoice card (报销状态).
 //
@@ -60,7 +65,21 @@ type InvoiceItem struct {
 // displays it, so no offset is applied.
 func unixSeconds(t time.Time) int64 { return t.Unix() }
 
-// newValidation returns a *ValidationError for field.
-func newValidation(field, format string, args ...any) error {
-	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+// stampOrNow returns t as Unix seconds, or now when t is zero.
+func stampOrNow(t time.Time) int64 {
+	if t.IsZero() {
+		return time.Now().Unix()
+	}
+	return unixSeconds(t)
 }
+
+// fromUnix converts a Unix-seconds wire value; 0 is the zero time.
+func fromUnix(v wire.Int) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(v), 0)
+}
+
+// chinaZone is the zone WeChat's date strings are written in.
+var chinaZone = time.FixedZone("CST", 8*3600)

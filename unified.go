@@ -221,9 +221,6 @@ type QueryInvoiceInfoResponse struct {
 	PDFURL   string // pdfurl
 }
 
-// chinaZone is the zone WeChat's date strings are written in.
-var chinaZone = time.FixedZone("CST", 8*3600)
-
 // QueryInvoiceInfo returns a unified invoice issued with MakeOutInvoice (or
 // the red invoice of ClearOutInvoice). ErrFpqqlshNotFound (73109) means the
 // platform has no such request; ErrFpqqlshProcessing (73107) that it is
