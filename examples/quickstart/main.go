@@ -9,9 +9,12 @@
 //
 //	go run ./examples/quickstart
 //
-// With WECHAT_APPID and WECHAT_APPSECRET set it calls the real WeChat instead
-// (the fake-only steps — the simulated push and the encrypt_code handed out by
-// the fake — are skipped; set WECHAT_ENCRYPT_CODE to decrypt a real one).
+// With WECHAT_APPID and WECHAT_APPSECRET set it calls the real WeChat instead,
+// or, with WXINVOICE_BASE_URL set too, the server at that URL (for example a
+// `wxinvoice sandbox`, whose banner prints the three export lines). Then the
+// steps only the embedded fake can play — a reimburser locking the invoice,
+// the pushes it causes, and the encrypt_code WeChat would hand out — are
+// skipped; set WECHAT_ENCRYPT_CODE to decrypt a real one.
 package main
 
 import (
@@ -51,7 +54,10 @@ func run(ctx context.Context, out io.Writer) error {
 	defer cancel()
 	step := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 
-	appID, secret := os.Getenv("WECHAT_APPID"), os.Getenv("WECHAT_APPSECRET")
+	appID, secret, baseURL := os.Getenv("WECHAT_APPID"), os.Getenv("WECHAT_APPSECRET"), os.Getenv("WXINVOICE_BASE_URL")
+	if baseURL != "" && (appID == "" || secret == "") {
+		return errors.New("WXINVOICE_BASE_URL is set: export WECHAT_APPID and WECHAT_APPSECRET too (a sandbox prints all three)")
+	}
 	var opts []wxinvoice.Option
 	var srv *wxinvoicetest.Server
 	statusEvents := make(chan *wxinvoice.InvoiceStatusEvent, 4)
@@ -81,6 +87,9 @@ func run(ctx context.Context, out io.Writer) error {
 		appID, secret = srv.AppID, srv.AppSecret
 		opts = append(opts, wxinvoice.WithBaseURL(srv.URL))
 		step("Using the built-in fake WeChat at %s (set WECHAT_APPID/WECHAT_APPSECRET for the real one)", srv.URL)
+	} else if baseURL != "" {
+		opts = append(opts, wxinvoice.WithBaseURL(baseURL))
+		step("Using the WeChat API at %s as %s (WXINVOICE_BASE_URL)", baseURL, appID)
 	} else {
 		step("Using the real WeChat API as %s", appID)
 	}
@@ -136,11 +145,13 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	step("5. insert       code=%s openid=%s", ins.Code, ins.OpenID)
 
-	// A reimburser locks the invoice; the platform voids it (冲红).
+	// A reimburser locks the invoice (played by the fake); the platform
+	// voids it (冲红). Each change is pushed to the platform's event URL.
 	if srv != nil {
 		if err := srv.SetStatus(card.CardID, ins.Code, wxinvoice.ReimburseLock); err != nil {
 			return err
 		}
+		step("   (a reimburser locks the invoice: the fake plays the reimburser, WeChat pushes the change)")
 		if err := receive(ctx, statusEvents, step); err != nil {
 			return err
 		}
