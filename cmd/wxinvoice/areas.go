@@ -112,7 +112,7 @@ func (a *app) areaCmds() []*cobra.Command {
 		endpointCmd(a, endpoint[wxinvoice.Contact, *wxinvoice.Contact]{
 			use:   "setcontact",
 			short: "Set the merchant's invoicing contact (设置商户联系方式)",
-			flags: []flagField{{name: "phone", path: "Phone", usage: "联系电话"}, {name: "timeout", path: "Timeout", usage: "开票超时时间 (time_out)"}},
+			flags: []flagField{{name: "phone", path: "Phone", usage: "联系电话"}, {name: "time-out", path: "Timeout", usage: "开票超时时间 (time_out), seconds (--timeout is the per-call timeout of every command)"}},
 			call:  viaAction((*wxinvoice.Client).SetContact),
 		}),
 		endpointCmd(a, endpoint[struct{}, *wxinvoice.Contact]{

@@ -135,9 +135,11 @@ func TestAreaCommands(t *testing.T) {
 	requireOK(t, r)
 	require.Contains(t, r.stdout, "URL  https://mp.weixin.qq.com/intp/invoice/usertitle?action=list_auth")
 
-	r = cli(t, env, "", "setcontact", "--phone", "18912341234", "--timeout", "7200")
+	// --time-out is the contact's time_out; --timeout stays the global per-call timeout.
+	r = cli(t, env, "", "setcontact", "--phone", "18912341234", "--time-out", "7200", "--timeout", "30s")
 	requireOK(t, r)
 	require.Contains(t, s.body("/card/invoice/setbizattr?action=set_contact"), "18912341234")
+	require.Contains(t, s.body("/card/invoice/setbizattr?action=set_contact"), `"time_out":7200`)
 	r = cli(t, env, "", "getcontact", "-o", "json")
 	requireOK(t, r)
 	var ct wxinvoice.Contact

@@ -152,8 +152,11 @@ func normalize(v any, t reflect.Type, path string) (any, error) {
 			return nil, fmt.Errorf("%s: expected an integer", path)
 		}
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
+		if err != nil && isMoney(path) {
 			return nil, fmt.Errorf("%s: expected an integer (money is in fen, 分), got %s", path, s)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: expected an integer, got %s", path, s)
 		}
 		return json.Number(strconv.FormatInt(n, 10)), nil
 	case reflect.Float32, reflect.Float64:
@@ -190,6 +193,16 @@ func normalize(v any, t reflect.Type, path string) (any, error) {
 		return nil, fmt.Errorf("%s: expected true or false", path)
 	}
 	return v, nil
+}
+
+// isMoney reports whether the field at path is an amount in fen.
+func isMoney(path string) bool {
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	switch name {
+	case "Fee", "FeeWithoutTax", "Tax", "Price", "Money":
+		return true
+	}
+	return false
 }
 
 func normalizeTime(v any, path string) (any, error) {

@@ -85,3 +85,13 @@ func TestParseEncryptCode(t *testing.T) {
 		require.Equal(t, want, [2]string{enc, card}, in)
 	}
 }
+
+func TestIntegerErrorsMentionFenOnlyForMoney(t *testing.T) {
+	var ct wxinvoice.Contact
+	err := decodeInto(map[string]any{"Timeout": "30s"}, &ct)
+	require.ErrorContains(t, err, "Timeout: expected an integer, got 30s")
+	require.NotContains(t, err.Error(), "fen")
+	var req wxinvoice.InsertInvoiceRequest
+	err = decodeInto(map[string]any{"Invoice": map[string]any{"Fee": "1.5"}}, &req)
+	require.ErrorContains(t, err, "money is in fen")
+}
