@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,7 +117,7 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 	var todo []string
 	already := 0
 	for _, f := range files {
-		if done[fileKey(f)] || done[absKey(f)] {
+		if done[resolvedKey(f)] {
 			already++
 			continue
 		}
@@ -140,7 +141,7 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 		run.csv = csv.NewWriter(f)
 	case a.output != "json":
 		run.csv = csv.NewWriter(a.stdout)
-		run.csv.Write([]string{"file", "s_media_id"})
+		run.csv.Write(resultsHeader)
 		run.csv.Flush()
 	}
 	if already > 0 {
@@ -222,7 +223,7 @@ func (r *uploadRun) one(ctx context.Context, c *wxinvoice.Client, file string) {
 	case err == nil:
 		r.sum.Uploaded = append(r.sum.Uploaded, uploadedFile{File: file, SMediaID: resp.SMediaID})
 		if r.csv != nil {
-			_ = r.csv.Write([]string{file, resp.SMediaID})
+			_ = r.csv.Write([]string{file, resp.SMediaID, resolvedPath(file)})
 			r.csv.Flush() // one line at a time: an interrupted run can resume from it
 			if err := r.csv.Error(); err != nil && r.first == nil {
 				r.first = fmt.Errorf("write results: %w", err)
@@ -309,7 +310,7 @@ func collectFiles(args []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) {
-		if k := absKey(p); !seen[k] {
+		if k := resolvedKey(p); !seen[k] {
 			seen[k] = true
 			out = append(out, filepath.Clean(p))
 		}
@@ -347,17 +348,33 @@ func collectFiles(args []string) ([]string, error) {
 	return out, nil
 }
 
-func fileKey(p string) string { return "rel:" + filepath.Clean(p) }
+// resultsHeader is the first line of a results CSV: the file as given on
+// the command line, its s_media_id, and the file's resolved path (absolute,
+// symbolic links followed), on which --resume matches files whatever the
+// directory a run starts in. Files of earlier versions have no path column.
+var resultsHeader = []string{"file", "s_media_id", "path"}
 
-func absKey(p string) string {
-	if abs, err := filepath.Abs(p); err == nil {
-		return "abs:" + abs
+// resolvedPath returns p absolute with symbolic links followed, or as
+// absolute as it can be made when p cannot be resolved.
+func resolvedPath(p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return filepath.Clean(p)
 	}
-	return fileKey(p)
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real
+	}
+	return abs
 }
 
-// loadResults reads a results CSV ("file,s_media_id" lines) and returns the
-// files it lists with an s_media_id. A missing file is an empty list. Text
+// resolvedKey is the key --resume matches a file on.
+func resolvedKey(p string) string { return "path:" + resolvedPath(p) }
+
+// loadResults reads a results CSV ("file,s_media_id,path" lines) and returns
+// the resolved paths of the files it lists with an s_media_id. A line without
+// a path (a file written by an earlier version) is resolved both from the
+// current directory and from the results file's directory, where such a run
+// most likely started. A missing file is an empty list. Text
 // after the last newline is ignored: every line is written with its newline
 // in one write, so such text is a line an earlier run was cut short in (a
 // kill, a full disk), whose s_media_id or file name may be truncated.
@@ -384,8 +401,15 @@ func loadResults(path string) (map[string]bool, error) {
 		if len(rec) < 2 || rec[1] == "" || (line == 1 && rec[0] == "file") {
 			continue
 		}
-		done[fileKey(rec[0])] = true
-		done[absKey(rec[0])] = true
+		switch {
+		case len(rec) >= 3 && rec[2] != "":
+			done["path:"+rec[2]] = true
+		case filepath.IsAbs(rec[0]):
+			done[resolvedKey(rec[0])] = true
+		default:
+			done[resolvedKey(rec[0])] = true
+			done[resolvedKey(filepath.Join(filepath.Dir(path), rec[0]))] = true
+		}
 	}
 	return done, nil
 }
@@ -423,7 +447,7 @@ func openResults(path string) (f *os.File, cut string, err error) {
 		cut = string(tail)
 	}
 	if end == 0 {
-		if _, err := io.WriteString(f, "file,s_media_id\n"); err != nil {
+		if _, err := io.WriteString(f, strings.Join(resultsHeader, ",")+"\n"); err != nil {
 			return fail(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -152,7 +153,7 @@ func TestUploadCSVToStdout(t *testing.T) {
 	dir, pdfs := invoiceDir(t, 2)
 	r := cli(t, env, "", "upload", pdfs[0])
 	requireOK(t, r)
-	require.True(t, strings.HasPrefix(r.stdout, "file,s_media_id\n"+pdfs[0]+","), r.stdout)
+	require.True(t, strings.HasPrefix(r.stdout, "file,s_media_id,path\n"+pdfs[0]+","), r.stdout)
 	require.Contains(t, r.stderr, "1 files: 1 uploaded")
 
 	// A results file cut in the middle of a line by a kill: the partial line
@@ -203,7 +204,7 @@ func TestUploadResumeAfterCutLine(t *testing.T) {
 			calls++
 			require.Equal(t, calls, srv.Calls(setpdf), "only the file of the cut line is uploaded again")
 			require.Contains(t, r.stderr, "1 of 2 files already uploaded")
-			got := readResultsCSV(t, results) // fails on a file listed twice
+			got := readResults(t, results) // fails on a file listed twice
 			require.Len(t, got, 2)
 			for _, f := range []string{plain, comma} {
 				_, ok := srv.PDF(got[f])
@@ -230,21 +231,45 @@ func TestUploadUsage(t *testing.T) {
 	require.Zero(t, srv.Calls(setpdf))
 }
 
-// readResultsCSV is readResults for file names that need CSV quoting.
-func readResultsCSV(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	require.NoError(t, err)
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	require.NoError(t, err)
-	require.Equal(t, []string{"file", "s_media_id"}, recs[0])
-	out := map[string]string{}
-	for _, rec := range recs[1:] {
-		require.Len(t, rec, 2)
-		_, dup := out[rec[0]]
-		require.False(t, dup, "%s listed twice in %s", rec[0], path)
-		out[rec[0]] = rec[1]
+
+// TestUploadResumeFromAnotherDirectory: a run started in the invoice
+// directory with relative paths, then the same upload from elsewhere with
+// absolute paths (a cron job), uploads nothing twice; a results file of the
+// earlier two-column format still matches files given relative to it.
+func TestUploadResumeFromAnotherDirectory(t *testing.T) {
+	srv := newFake(t)
+	env := envOf(srv)
+	dir, _ := invoiceDir(t, 4)
+	t.Chdir(dir)
+	r := cli(t, env, "", "upload", "--resume", "results.csv", ".")
+	requireOK(t, r)
+	require.Equal(t, 4, srv.Calls(setpdf))
+
+	t.Chdir(t.TempDir())
+	r = cli(t, env, "", "upload", "--resume", filepath.Join(dir, "results.csv"), "-o", "json", dir)
+	requireOK(t, r)
+	require.Equal(t, 4, srv.Calls(setpdf), "nothing is uploaded twice")
+	var sum uploadSummary
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &sum))
+	require.Equal(t, 4, sum.AlreadyDone)
+
+	// The two-column format of earlier versions, paths relative to the results file.
+	old := "file,s_media_id\n"
+	for _, rec := range readResultsRecords(t, filepath.Join(dir, "results.csv")) {
+		old += rec[0] + "," + rec[1] + "\n"
 	}
-	return out
+	legacy := filepath.Join(dir, "legacy.csv")
+	writeFile(t, legacy, []byte(old))
+	r = cli(t, env, "", "upload", "--resume", legacy, "-o", "json", dir)
+	requireOK(t, r)
+	require.Equal(t, 4, srv.Calls(setpdf), "a two-column results file still matches")
+}
+
+func readResultsRecords(t *testing.T, path string) [][]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+	require.NoError(t, err)
+	return recs[1:]
 }
