@@ -188,7 +188,9 @@ func (s *Server) handleInsert(c *call) { s.insert(c, false) }
 // insert serves /card/invoice/insert (bill false) and /nontax/insertbill.
 //
 // Checks, in order: required fields (72031 invalid params: order_id, card_id,
-// appid, card_ext.nonce_str for an invoice, and fee > 0, title, billing_time,
+// appid, card_ext.nonce_str for an invoice, and fee ≥ 0 (a 0 fen invoice,
+// e.g. a fully discounted order, is accepted as the SDK's validation does;
+// WeChat documents no minimum), title, billing_time,
 // billing_no, plus billing_code and s_pdf_media_id for a bill); card_id known
 // (40073 invalid card id; a bill may use any card the server made); the PDFs
 // (72040 invoice pdf error when an invoice has no s_pdf_media_id, or a PDF is
@@ -211,7 +213,7 @@ func (s *Server) insert(c *call, bill bool) {
 		missing = "appid"
 	case !bill && req.CardExt.NonceStr == "":
 		missing = "nonce_str"
-	case ud.Fee <= 0:
+	case ud.Fee < 0:
 		missing = "fee"
 	case ud.Title == "":
 		missing = "title"

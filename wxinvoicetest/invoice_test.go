@@ -1,8 +1,10 @@
 package wxinvoicetest
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,7 +128,6 @@ func TestInsertErrors(t *testing.T) {
 		{"missing card_id", func(r *wire.InsertRequest) { r.CardID = "" }, 72031},
 		{"missing appid", func(r *wire.InsertRequest) { r.AppID = "" }, 72031},
 		{"missing nonce_str", func(r *wire.InsertRequest) { r.CardExt.NonceStr = "" }, 72031},
-		{"missing fee", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Fee = 0 }, 72031},
 		{"negative fee", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Fee = -1 }, 72031},
 		{"missing title", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Title = "" }, 72031},
 		{"missing billing_time", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.BillingTime = 0 }, 72031},
@@ -221,4 +222,35 @@ func TestDecryptCode(t *testing.T) {
 
 	requireCode(t, 40056, post(t, l.srv, "/card/code/decrypt", l.tok, wire.DecryptCodeRequest{EncryptCode: "bm9wZQ=="}))
 	requireCode(t, 40056, post(t, l.srv, "/card/code/decrypt", l.tok, "{}"))
+}
+
+// TestInsertZeroFee: the SDK accepts Fee 0 and so does the fake, for
+// invoices and bills alike.
+func TestInsertZeroFee(t *testing.T) {
+	t.Parallel()
+	srv := NewServer()
+	defer srv.Close()
+	c, err := wxinvoice.New(srv.AppID, srv.AppSecret, wxinvoice.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	card, err := c.CreateCard(ctx, &wxinvoice.CreateCardRequest{Payee: "p", Type: "t", BaseInfo: wxinvoice.CardBaseInfo{LogoURL: "http://l", Title: "t"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := c.UploadPDF(ctx, "a.pdf", strings.NewReader("%PDF-1.4\n%%EOF\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.InsertInvoice(ctx, &wxinvoice.InsertInvoiceRequest{OrderID: "o0", CardID: card.CardID, AppID: srv.AppID,
+		Invoice: wxinvoice.InvoiceData{Fee: 0, Title: "t", BillingTime: time.Unix(1714528800, 0), BillingNo: "1", PDFMediaID: up.SMediaID}})
+	if err != nil {
+		t.Fatalf("a 0 fen invoice: %v", err)
+	}
+	_, err = c.InsertBill(ctx, &wxinvoice.InsertBillRequest{OrderID: "b0", CardID: card.CardID, AppID: srv.AppID,
+		Bill: wxinvoice.BillData{Fee: 0, Title: "t", BillingTime: time.Unix(1714528800, 0), BillingNo: "1", BillingCode: "2", PDFMediaID: up.SMediaID}})
+	if err != nil {
+		t.Fatalf("a 0 fen bill: %v", err)
+	}
 }

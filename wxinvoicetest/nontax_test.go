@@ -73,7 +73,7 @@ func TestInsertBill(t *testing.T) {
 	}{
 		{"missing billing_code", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.BillingCode = "" }, 72031},
 		{"missing s_pdf_media_id", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.SPDFMediaID = "" }, 72031},
-		{"missing fee", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Fee = 0 }, 72031},
+		{"negative fee", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Fee = -1 }, 72031},
 		{"missing title", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.Title = "" }, 72031},
 		{"missing billing_time", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.BillingTime = 0 }, 72031},
 		{"missing billing_no", func(r *wire.InsertRequest) { r.CardExt.UserCard.InvoiceUserData.BillingNo = "" }, 72031},
