@@ -45,6 +45,11 @@ its expiry. With --download FILE the PDF is fetched from pdf_url and saved to FI
 			fs.StringVar(&download, "download", "", "also download the PDF from pdf_url into this file")
 		},
 		call: func(ctx context.Context, a *app, c *wxinvoice.Client, req *getPDFInput) (*getPDFResult, error) {
+			if download != "" {
+				if err := writableDir(download); err != nil {
+					return nil, err
+				}
+			}
 			resp, err := c.GetPDF(ctx, req.SMediaID)
 			if err != nil {
 				return nil, err
@@ -60,6 +65,20 @@ its expiry. With --download FILE the PDF is fetched from pdf_url and saved to FI
 			return out, nil
 		},
 	})
+}
+
+// writableDir checks, before anything is sent, that the directory file is to
+// be saved in exists.
+func writableDir(file string) error {
+	dir := filepath.Dir(file)
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return usagef("--download %s: directory %s does not exist", file, dir)
+	case !fi.IsDir():
+		return usagef("--download %s: %s is not a directory", file, dir)
+	}
+	return nil
 }
 
 // download saves the PDF at u into file (written to a temporary file in the
@@ -80,7 +99,7 @@ func (a *app) download(ctx context.Context, u, file string) (int64, error) {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*.part")
 	if err != nil {
-		return 0, fmt.Errorf("download: %w", err)
+		return 0, fmt.Errorf("download: cannot write %s: %w", file, errors.Unwrap(err))
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	head := make([]byte, 5)

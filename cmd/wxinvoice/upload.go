@@ -95,13 +95,16 @@ type uploadRun struct {
 	n     int // files finished
 	sum   uploadSummary
 	first error // the first failure
+	// explicit holds the files named on the command line: one of them that
+	// is not a PDF fails the run (exit 2) instead of being skipped quietly.
+	explicit map[string]bool
 }
 
 func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error {
 	if o.concurrency < 1 {
 		return usagef("--concurrency must be at least 1")
 	}
-	files, err := collectFiles(args)
+	files, explicit, err := collectFiles(args)
 	if err != nil {
 		return err
 	}
@@ -123,7 +126,7 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 		}
 		todo = append(todo, f)
 	}
-	run := &uploadRun{a: a, total: len(todo), sum: uploadSummary{
+	run := &uploadRun{a: a, total: len(todo), explicit: explicit, sum: uploadSummary{
 		Uploaded: []uploadedFile{}, Skipped: []skippedFile{}, Failed: []failedFile{}, AlreadyDone: already,
 	}}
 
@@ -296,6 +299,15 @@ func (r *uploadRun) finish(resultsPath string, files int) error {
 		}
 		return &exitError{code, fmt.Errorf("%d of %d files failed to upload (first: %v); %s to retry only those", len(s.Failed), r.total, r.first, again)}
 	}
+	var refused []string
+	for _, sk := range s.Skipped {
+		if r.explicit[sk.File] {
+			refused = append(refused, sk.File)
+		}
+	}
+	if len(refused) > 0 {
+		return usagef("not uploaded, nothing was sent for them: %s named on the command line (not a PDF)", strings.Join(refused, ", "))
+	}
 	return nil
 }
 
@@ -306,9 +318,11 @@ func (a *app) linef(format string, args ...any) {
 
 // collectFiles expands the arguments: files as given, directories walked
 // recursively in lexical order. A path that does not exist is a usage error.
-func collectFiles(args []string) ([]string, error) {
+// explicit holds the files named as arguments (not found in a directory).
+func collectFiles(args []string) (files []string, explicit map[string]bool, err error) {
 	var out []string
 	seen := map[string]bool{}
+	explicit = map[string]bool{}
 	add := func(p string) {
 		if k := resolvedKey(p); !seen[k] {
 			seen[k] = true
@@ -318,10 +332,11 @@ func collectFiles(args []string) ([]string, error) {
 	for _, arg := range args {
 		fi, err := os.Stat(arg)
 		if err != nil {
-			return nil, usagef("%v", err)
+			return nil, nil, usagef("%v", err)
 		}
 		if !fi.IsDir() {
 			add(arg)
+			explicit[filepath.Clean(arg)] = true
 			continue
 		}
 		err = filepath.WalkDir(arg, func(p string, d fs.DirEntry, err error) error {
@@ -342,10 +357,10 @@ func collectFiles(args []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("walk %s: %w", arg, err)
+			return nil, nil, fmt.Errorf("walk %s: %w", arg, err)
 		}
 	}
-	return out, nil
+	return out, explicit, nil
 }
 
 // resultsHeader is the first line of a results CSV: the file as given on

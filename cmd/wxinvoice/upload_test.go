@@ -273,3 +273,36 @@ func readResultsRecords(t *testing.T, path string) [][]string {
 	require.NoError(t, err)
 	return recs[1:]
 }
+
+// TestUploadNamedNonPDF: a file named on the command line that is not a PDF
+// fails the run with exit 2 (nothing sent for it), while the non-PDFs found
+// in a directory are skipped quietly (exit 0).
+func TestUploadNamedNonPDF(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	env := envOf(srv)
+	dir := t.TempDir()
+	notes := writeFile(t, filepath.Join(dir, "notes.txt"), []byte("not a pdf"))
+	good := writeFile(t, filepath.Join(dir, "inv-1.pdf"), pdf("1"))
+	r := cli(t, env, "", "upload", notes, good)
+	require.Equal(t, exitUsage, r.code, r.stderr)
+	require.Contains(t, r.stderr, notes)
+	require.Equal(t, 1, srv.Calls(setpdf), "the PDF is still uploaded")
+
+	r = cli(t, env, "", "upload", dir)
+	requireOK(t, r)
+}
+
+// TestGetPDFDownloadMissingDirectory: --download into a directory that does
+// not exist is refused before anything is sent, naming the file.
+func TestGetPDFDownloadMissingDirectory(t *testing.T) {
+	t.Parallel()
+	srv := newFake(t)
+	env := envOf(srv)
+	target := filepath.Join(t.TempDir(), "no", "such", "invoice.pdf")
+	r := cli(t, env, "", "getpdf", "--s-media-id", "123", "--download", target)
+	require.Equal(t, exitUsage, r.code, r.stderr)
+	require.Contains(t, r.stderr, target)
+	require.NotContains(t, r.stderr, ".part")
+	require.Zero(t, srv.Calls("/card/invoice/platform/getpdf"))
+}
