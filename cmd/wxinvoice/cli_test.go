@@ -270,9 +270,10 @@ func TestGetPDFDownload(t *testing.T) {
 	require.Equal(t, pdf("download"), got)
 	require.Contains(t, r.stdout, "SavedTo")
 
-	// Into a directory that does not exist: exit 1, no partial file.
+	// Into a directory that does not exist: refused before sending (exit 2), no partial file.
 	r = cli(t, env, "", "getpdf", sum.Uploaded[0].SMediaID, "--download", filepath.Join(dir, "nope", "x.pdf"))
-	require.Equal(t, exitFailure, r.code, r.stderr)
+	require.Equal(t, exitUsage, r.code, r.stderr)
+	require.NoDirExists(t, filepath.Join(dir, "nope"))
 
 	// 3 days later the PDF is gone (it was never inserted).
 	srv.Advance(72*time.Hour + time.Second)
