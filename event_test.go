@@ -281,7 +281,9 @@ func TestEventSampleVariants(t *testing.T) {
 func TestEventVectorsSafeMode(t *testing.T) {
 	t.Run("V3.a easywechat", func(t *testing.T) {
 		h, c := newRecordingHandler(t, "aes", func(cfg *EventConfig) { cfg.Now = fixedClock(time.Unix(1458300676, 0)) })
-		q := "timestamp=" + v3aTimestamp + "&nonce=" + v3aNonce + "&encrypt_type=aes&msg_signature=" + v3aMsgSig
+		// The vector's query has no signature; WeChat sends one in every mode.
+		q := "signature=" + wxcrypto.Signature(vecToken, v3aTimestamp, v3aNonce) +
+			"&timestamp=" + v3aTimestamp + "&nonce=" + v3aNonce + "&encrypt_type=aes&msg_signature=" + v3aMsgSig
 		rec := serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter)))
 		requireSuccess(t, rec)
 		require.Len(t, c.generic, 1)
@@ -295,7 +297,9 @@ func TestEventVectorsSafeMode(t *testing.T) {
 			cfg.AppID = "invalid appid"
 			cfg.Now = fixedClock(time.Unix(1458300676, 0))
 		})
-		require.Equal(t, http.StatusForbidden, serve(wrongApp, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter))).Code)
+		rec = serve(wrongApp, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter)))
+		require.Equal(t, sealedStatus, rec.Code)
+		require.Equal(t, sealedReason, rec.Body.String())
 		require.Zero(t, c2.total())
 		require.Len(t, c.generic, 1)
 	})
@@ -306,7 +310,8 @@ func TestEventVectorsSafeMode(t *testing.T) {
 		h, err := NewEventHandler(cfg)
 		require.NoError(t, err)
 		body := "<xml><ToUserName><![CDATA[" + v3bCorpID + "]]></ToUserName><Encrypt><![CDATA[" + v3bEncrypted + "]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
-		q := "msg_signature=" + v3bMsgSig + "&timestamp=" + v3bTimestamp + "&nonce=" + v3bNonce + "&encrypt_type=aes"
+		q := "msg_signature=" + v3bMsgSig + "&timestamp=" + v3bTimestamp + "&nonce=" + v3bNonce + "&encrypt_type=aes" +
+			"&signature=" + wxcrypto.Signature(v3bToken, v3bTimestamp, v3bNonce)
 		requireSuccess(t, serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(body))))
 		require.Len(t, c.generic, 1)
 		require.Equal(t, "mycreate", c.generic[0].FromUserName)
@@ -316,10 +321,11 @@ func TestEventVectorsSafeMode(t *testing.T) {
 		h, c := newRecordingHandler(t, "aes", func(cfg *EventConfig) { cfg.Now = fixedClock(time.Unix(1409304348, 0)) })
 		// afterAesEncrypt decrypts to "我是中文abcd123", which is not a push.
 		body := strings.Replace(v2OuterFormat, "%s", v2Encrypted, 1)
-		q := "timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" + v2MsgSig
+		q := "signature=" + wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce) +
+			"&timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" + v2MsgSig
 		rec := serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(body)))
-		require.Equal(t, http.StatusBadRequest, rec.Code)
-		require.Contains(t, rec.Body.String(), "malformed XML")
+		require.Equal(t, sealedStatus, rec.Code)
+		require.Equal(t, sealedReason, rec.Body.String())
 
 		// WxJava's wrong-signature test: token "12345".
 		wrongToken, c2 := newRecordingHandler(t, "aes", func(cfg *EventConfig) {
@@ -330,7 +336,8 @@ func TestEventVectorsSafeMode(t *testing.T) {
 
 		// afterAesEncrypt2 is a video message with nested elements.
 		body2 := strings.Replace(v2OuterFormat, "%s", v2Encrypted2, 1)
-		q2 := "timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" +
+		q2 := "signature=" + wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce) +
+			"&timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" +
 			wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce, v2Encrypted2)
 		requireSuccess(t, serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q2, strings.NewReader(body2))))
 		require.Len(t, c.generic, 1)
@@ -508,7 +515,7 @@ func TestEventRefusals(t *testing.T) {
 			return r
 		}, 403},
 		{"missing Encrypt", "aes", func() *http.Request {
-			q := "timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + wxcrypto.Signature(vecToken, ts, "42", "")
+			q := "signature=" + sig + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + wxcrypto.Signature(vecToken, ts, "42", "")
 			return httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(sample))
 		}, 400},
 		{"Encrypt not base64", "aes", func() *http.Request { return safeReq("!!notbase64!!", ts) }, 400},
@@ -535,8 +542,8 @@ func TestEventRefusals(t *testing.T) {
 			binary.BigEndian.PutUint32(p[16:], uint32(len(sample)+len(vecAppID)+1))
 			return safeReq(rawEncrypt(t, vecKey, p), ts)
 		}, 400},
-		{"wrong appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "wx0000000000000000")), ts) }, 403},
-		{"no appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "")), ts) }, 403},
+		{"wrong appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "wx0000000000000000")), ts) }, 400},
+		{"no appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "")), ts) }, 400},
 		{"another key", "aes", func() *http.Request {
 			c, err := wxcrypto.NewCipher(v3bKey, vecAppID)
 			require.NoError(t, err)
