@@ -107,7 +107,10 @@ type ComponentEvent struct {
 // event URL (授权事件接收URL). It is an *EventHandler with the same
 // verification, decryption (PKCS#7 padding 1..32, appid check, previous
 // key), refusals, replay window and dedupe, configured with the component
-// appid; it only accepts encrypted pushes, and handles them itself:
+// appid; it only accepts encrypted pushes, so every refusal after the
+// msg_signature check, including a decrypted message that lacks a field its
+// InfoType needs or names another AppId, is the single 400 "invalid
+// encrypted message". It handles the pushes itself:
 //
 //   - component_verify_ticket: stored in the TokenStore, so that every
 //     instance sharing the store can fetch the component_access_token;

@@ -98,6 +98,8 @@ type EventConfig struct {
 	Now func() time.Time
 	// Logger receives refusals (Info) and callback or Deduper failures
 	// (Error). Nil: no logging. Tokens, keys and bodies are never logged.
+	// The refusals of an encrypted push after its msg_signature was verified
+	// share one message and reason; their cause attribute tells them apart.
 	Logger *slog.Logger
 }
 
@@ -175,6 +177,14 @@ type CloudInvoiceResultEvent struct {
 // handled, was a duplicate or had no callback; 4xx, without any callback, for
 // a push that is not authentic or not well-formed; 5xx when a callback failed
 // or panicked or the Deduper failed, so that WeChat pushes it again.
+//
+// Everything the query tells (mode, timestamp window, signature, which WeChat
+// sends in every mode, and the presence of msg_signature) is checked before
+// the body is read; such a refusal closes the connection without waiting for
+// the body. In safe mode, once msg_signature is verified, every failure of
+// the ciphertext or of the message inside (base64, length, padding, appid,
+// XML, required fields) is answered 400 "invalid encrypted message", the same
+// for all, so that the answers are no padding oracle.
 //
 // EventHandler is safe for concurrent use by multiple goroutines.
 type EventHandler struct {
