@@ -335,6 +335,7 @@ func (h *EventHandler) refuse(w http.ResponseWriter, r *http.Request, code int, 
 	reply(w, code, reason)
 }
 
+// logRefusal logs a refusal at Info, with attrs after the common ones.
 func (h *EventHandler) logRefusal(r *http.Request, code int, reason string, attrs ...slog.Attr) {
 	if h.log != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "wxinvoice: push refused",
