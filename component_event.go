@@ -107,7 +107,10 @@ type ComponentEvent struct {
 // event URL (授权事件接收URL). It is an *EventHandler with the same
 // verification, decryption (PKCS#7 padding 1..32, appid check, previous
 // key), refusals, replay window and dedupe, configured with the component
-// appid; it only accepts encrypted pushes, and handles them itself:
+// appid; it only accepts encrypted pushes, so every refusal after the
+// msg_signature check, including a decrypted message that lacks a field its
+// InfoType needs or names another AppId, is the single 400 "invalid
+// encrypted message". It handles the pushes itself:
 //
 //   - component_verify_ticket: stored in the TokenStore, so that every
 //     instance sharing the store can fetch the component_access_token;
@@ -146,60 +149,41 @@ type componentHandler struct {
 
 // componentFields are the fields of a decrypted component push.
 type componentFields struct {
-	seen                                                                                                  uint8
 	AppID, CreateTime, InfoType, Ticket, AuthorizerAppID, AuthorizationCode, CodeExpiredTime, PreAuthCode string
 }
 
-func (f *componentFields) set(name, value string) error {
-	var dst *string
-	var bit uint8
-	switch name {
-	case "AppId":
-		dst, bit = &f.AppID, 1<<0
-	case "CreateTime":
-		dst, bit = &f.CreateTime, 1<<1
-	case "InfoType":
-		dst, bit = &f.InfoType, 1<<2
-	case "ComponentVerifyTicket":
-		dst, bit = &f.Ticket, 1<<3
-	case "AuthorizerAppid":
-		dst, bit = &f.AuthorizerAppID, 1<<4
-	case "AuthorizationCode":
-		dst, bit = &f.AuthorizationCode, 1<<5
-	case "AuthorizationCodeExpiredTime":
-		dst, bit = &f.CodeExpiredTime, 1<<6
-	case "PreAuthCode":
-		dst, bit = &f.PreAuthCode, 1<<7
-	default:
-		return nil
+// elements maps each element name to the field it fills.
+func (f *componentFields) elements() map[string]*string {
+	return map[string]*string{
+		"AppId": &f.AppID, "CreateTime": &f.CreateTime, "InfoType": &f.InfoType,
+		"ComponentVerifyTicket": &f.Ticket, "AuthorizerAppid": &f.AuthorizerAppID,
+		"AuthorizationCode": &f.AuthorizationCode, "AuthorizationCodeExpiredTime": &f.CodeExpiredTime,
+		"PreAuthCode": &f.PreAuthCode,
 	}
-	if f.seen&bit != 0 {
-		return errXMLDuplicate
-	}
-	f.seen |= bit
-	*dst = value
-	return nil
 }
 
-// receive decodes an authenticated, decrypted push and runs it once.
+// receive decodes an authenticated, decrypted push and runs it once. Every
+// push to this handler is encrypted, so each refusal here is refuseSealed's
+// single answer: the response does not tell an attacker who alters the
+// ciphertext what its plaintext held.
 func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg []byte) {
 	h := ch.h
 	var f componentFields
-	if err := parseFields(string(msg), f.set); err != nil {
-		h.refuse(w, r, http.StatusBadRequest, err.Error())
+	if err := decodeFields(string(msg), f.elements()); err != nil {
+		h.refuseSealed(w, r, "message: "+err.Error())
 		return
 	}
 	sec, err := strconv.ParseInt(strings.TrimSpace(f.CreateTime), 10, 64)
 	if err != nil {
-		h.refuse(w, r, http.StatusBadRequest, "missing or malformed CreateTime")
+		h.refuseSealed(w, r, "missing or malformed CreateTime")
 		return
 	}
 	if f.InfoType == "" {
-		h.refuse(w, r, http.StatusBadRequest, "missing InfoType")
+		h.refuseSealed(w, r, "missing InfoType")
 		return
 	}
 	if f.AppID != "" && f.AppID != ch.cp.appID {
-		h.refuse(w, r, http.StatusForbidden, "AppId is not this component's")
+		h.refuseSealed(w, r, "AppId is not this component's")
 		return
 	}
 	created := time.Unix(sec, 0)
@@ -209,21 +193,21 @@ func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg 
 	switch f.InfoType {
 	case InfoTypeComponentVerifyTicket:
 		if f.Ticket == "" {
-			h.refuse(w, r, http.StatusBadRequest, "missing ComponentVerifyTicket")
+			h.refuseSealed(w, r, "missing ComponentVerifyTicket")
 			return
 		}
 		key = dedupeKey(f.InfoType, f.AppID, createTime, secretDigest(f.Ticket))
 		run = func(ctx context.Context) error { return ch.ticket(ctx, &f, created) }
 	case InfoTypeAuthorized, InfoTypeUpdateAuthorized:
 		if f.AuthorizerAppID == "" || f.AuthorizationCode == "" {
-			h.refuse(w, r, http.StatusBadRequest, "missing AuthorizerAppid or AuthorizationCode")
+			h.refuseSealed(w, r, "missing AuthorizerAppid or AuthorizationCode")
 			return
 		}
 		key = dedupeKey(f.InfoType, f.AppID, f.AuthorizerAppID, createTime, secretDigest(f.AuthorizationCode))
 		run = func(ctx context.Context) error { return ch.authorized(ctx, &f, created) }
 	case InfoTypeUnauthorized:
 		if f.AuthorizerAppID == "" {
-			h.refuse(w, r, http.StatusBadRequest, "missing AuthorizerAppid")
+			h.refuseSealed(w, r, "missing AuthorizerAppid")
 			return
 		}
 		key = dedupeKey(f.InfoType, f.AppID, f.AuthorizerAppID, createTime)

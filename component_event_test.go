@@ -8,11 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/wxinvoice/wxinvoice/internal/wxcrypto"
 )
 
 // TestComponentEventKeysHoldNoSecrets: the dedupe key of a component push is
@@ -167,4 +171,73 @@ func TestComponentRefreshKeepsNewerRefreshToken(t *testing.T) {
 	require.NoError(t, err)
 	stored, _, _ = ct.cp.store.GetToken(bg, ct.cp.refreshKey(authAppID))
 	require.Equal(t, "rt-plain-renewed", stored.Value)
+}
+
+// newRefusingComponentHandler returns a component push handler on a clock
+// at sampleTime whose callbacks count their calls (none may run: nothing
+// listens on the base URL, and the pushes are refused before any call).
+func newRefusingComponentHandler(t *testing.T, log *slog.Logger) (*EventHandler, *atomic.Int32) {
+	t.Helper()
+	cp, err := NewComponent(compAppID, compSecret, WithBaseURL("http://127.0.0.1:1"), WithRetryPolicy(RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	var n atomic.Int32
+	count := func() { n.Add(1) }
+	h, err := cp.EventHandler(ComponentEventConfig{Token: "ctoken", EncodingAESKey: vecKey, Now: fixedClock(sampleTime), Logger: log,
+		OnTicket:           func(context.Context, *ComponentTicketEvent) error { count(); return nil },
+		OnAuthorized:       func(context.Context, *AuthorizationEvent) error { count(); return nil },
+		OnUpdateAuthorized: func(context.Context, *AuthorizationEvent) error { count(); return nil },
+		OnUnauthorized:     func(context.Context, *UnauthorizedEvent) error { count(); return nil },
+		OnEvent:            func(context.Context, *ComponentEvent) error { count(); return nil }})
+	require.NoError(t, err)
+	return h, &n
+}
+
+// TestComponentSealedFailuresLookAlike: the component handler answers every
+// failure of a signed encrypted push (ciphertext or decrypted message) the
+// same way.
+func TestComponentSealedFailuresLookAlike(t *testing.T) {
+	t.Parallel()
+	ts := "1478068440"
+	ticket := "<xml><AppId><![CDATA[" + compAppID + "]]></AppId><CreateTime>" + ts + "</CreateTime>" +
+		"<InfoType><![CDATA[component_verify_ticket]]></InfoType><ComponentVerifyTicket><![CDATA[ticket@@@x]]></ComponentVerifyTicket></xml>"
+	head := "<xml><AppId>" + compAppID + "</AppId><CreateTime>" + ts + "</CreateTime>"
+	cases := sealedCases(t, vecKey, compAppID, ticket, map[string]string{
+		"empty":                 "",
+		"not XML":               "我是中文abcd123",
+		"truncated":             ticket[:len(ticket)-3],
+		"DOCTYPE":               "<!DOCTYPE x>" + ticket,
+		"duplicate AppId":       strings.Replace(ticket, "<CreateTime>", "<AppId>x</AppId><CreateTime>", 1),
+		"no CreateTime":         "<xml><AppId>" + compAppID + "</AppId><InfoType>unauthorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>",
+		"no InfoType":           head + "</xml>",
+		"another AppId":         "<xml><AppId>wxother</AppId><CreateTime>" + ts + "</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>",
+		"no ticket":             head + "<InfoType>component_verify_ticket</InfoType></xml>",
+		"no authorization code": head + "<InfoType>authorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>",
+		"no authorizer":         head + "<InfoType>unauthorized</InfoType></xml>",
+	})
+	envelope := "<xml><AppId><![CDATA[" + compAppID + "]]></AppId><Encrypt><![CDATA[%s]]></Encrypt></xml>"
+	requireOneAnswer(t, cases, func(c sealedCase, log *slog.Logger) (*httptest.ResponseRecorder, int) {
+		h, n := newRefusingComponentHandler(t, log)
+		return serve(h, sealedReq("ctoken", ts, envelope, c.encrypt)), int(n.Load())
+	})
+
+	// The well-formed ticket the cases break is accepted.
+	h, n := newRefusingComponentHandler(t, nil)
+	c, err := wxcrypto.NewCipher(vecKey, compAppID)
+	require.NoError(t, err)
+	enc, err := c.Encrypt([]byte(ticket))
+	require.NoError(t, err)
+	requireSuccess(t, serve(h, sealedReq("ctoken", ts, envelope, enc)))
+	require.EqualValues(t, 1, n.Load())
+}
+
+// TestComponentUnauthenticatedBodyNotRead: the component handler refuses a
+// push with bad query signatures without waiting for its body.
+func TestComponentUnauthenticatedBodyNotRead(t *testing.T) {
+	t.Parallel()
+	for name, tc := range unauthenticatedQueries("ctoken", sampleTime) {
+		h, n := newRefusingComponentHandler(t, nil)
+		rec := serveUnread(t, h, httptest.NewRequest(http.MethodPost, "/wx/component?"+tc.query, nil))
+		require.Equal(t, tc.code, rec.Code, "%s: %s", name, rec.Body.String())
+		require.Zero(t, n.Load())
+	}
 }

@@ -731,7 +731,7 @@ func TestComponentPushVectors(t *testing.T) {
 	require.NoError(t, err)
 	h3, err := other.EventHandler(ComponentEventConfig{Token: v.Token, EncodingAESKey: v.EncodingAESKey, Now: fixedClock(received)})
 	require.NoError(t, err)
-	require.Equal(t, http.StatusForbidden, serve(h3, v.request(compFixture(t, v.Cases[0].Body), v.Cases[0].MsgSignature)).Code,
+	require.Equal(t, http.StatusBadRequest, serve(h3, v.request(compFixture(t, v.Cases[0].Body), v.Cases[0].MsgSignature)).Code,
 		"encrypted for another component appid")
 }
 
@@ -820,7 +820,7 @@ func TestComponentEventHandler(t *testing.T) {
 		{"<xml><AppId><![CDATA[appid_value]]></AppId><CreateTime>1</CreateTime><InfoType>component_verify_ticket</InfoType></xml>", http.StatusBadRequest},
 		{"<xml><AppId><![CDATA[appid_value]]></AppId><CreateTime>1</CreateTime><InfoType>authorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>", http.StatusBadRequest},
 		{"<xml><AppId><![CDATA[appid_value]]></AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType></xml>", http.StatusBadRequest},
-		{"<xml><AppId>wxother</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>", http.StatusForbidden},
+		{"<xml><AppId>wxother</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType><AuthorizerAppid>wx</AuthorizerAppid></xml>", http.StatusBadRequest},
 		{"<xml><AppId>appid_value</AppId><AppId>appid_value</AppId><CreateTime>1</CreateTime><InfoType>unauthorized</InfoType></xml>", http.StatusBadRequest},
 		{"<!DOCTYPE x><xml/>", http.StatusBadRequest},
 	} {

@@ -98,6 +98,8 @@ type EventConfig struct {
 	Now func() time.Time
 	// Logger receives refusals (Info) and callback or Deduper failures
 	// (Error). Nil: no logging. Tokens, keys and bodies are never logged.
+	// The refusals of an encrypted push after its msg_signature was verified
+	// share one message and reason; their cause attribute tells them apart.
 	Logger *slog.Logger
 }
 
@@ -175,6 +177,14 @@ type CloudInvoiceResultEvent struct {
 // handled, was a duplicate or had no callback; 4xx, without any callback, for
 // a push that is not authentic or not well-formed; 5xx when a callback failed
 // or panicked or the Deduper failed, so that WeChat pushes it again.
+//
+// Everything the query tells (mode, timestamp window, signature, which WeChat
+// sends in every mode, and the presence of msg_signature) is checked before
+// the body is read; such a refusal closes the connection without waiting for
+// the body. In safe mode, once msg_signature is verified, every failure of
+// the ciphertext or of the message inside (base64, length, padding, appid,
+// XML, required fields) is answered 400 "invalid encrypted message", the same
+// for all, so that the answers are no padding oracle.
 //
 // EventHandler is safe for concurrent use by multiple goroutines.
 type EventHandler struct {
@@ -288,46 +298,16 @@ type pushQuery struct {
 	signature, timestamp, nonce, echostr, encryptType, msgSignature string
 }
 
-// parseQuery reads the parameters the handler needs from a raw query
-// without building a url.Values map. The first occurrence of a key wins, as
-// with url.Values.Get.
+// parseQuery reads the parameters the handler needs from a raw query. The
+// first occurrence of a key wins, even when empty (url.Values.Get). It
+// reports false for a query url.ParseQuery refuses.
 func parseQuery(raw string, q *pushQuery) bool {
-	var seen uint8
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		k, v, _ := strings.Cut(kv, "=")
-		var dst *string
-		var bit uint8
-		switch k {
-		case "signature":
-			dst, bit = &q.signature, 1<<0
-		case "timestamp":
-			dst, bit = &q.timestamp, 1<<1
-		case "nonce":
-			dst, bit = &q.nonce, 1<<2
-		case "echostr":
-			dst, bit = &q.echostr, 1<<3
-		case "encrypt_type":
-			dst, bit = &q.encryptType, 1<<4
-		case "msg_signature":
-			dst, bit = &q.msgSignature, 1<<5
-		default:
-			continue
-		}
-		if seen&bit != 0 {
-			continue
-		}
-		seen |= bit
-		if strings.IndexByte(v, '%') >= 0 || strings.IndexByte(v, '+') >= 0 {
-			u, err := url.QueryUnescape(v)
-			if err != nil {
-				return false
-			}
-			v = u
-		}
-		*dst = v
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return false
 	}
+	*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
+		echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
 	return true
 }
 
@@ -351,11 +331,57 @@ func replySuccess(w http.ResponseWriter) {
 
 // refuse answers a 4xx and logs why, without secrets.
 func (h *EventHandler) refuse(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	h.logRefusal(r, code, reason)
+	reply(w, code, reason)
+}
+
+// logRefusal logs a refusal at Info, with attrs after the common ones.
+func (h *EventHandler) logRefusal(r *http.Request, code int, reason string, attrs ...slog.Attr) {
 	if h.log != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "wxinvoice: push refused",
-			slog.Int("status", code), slog.String("reason", reason), slog.String("remote", r.RemoteAddr))
+			append([]slog.Attr{slog.Int("status", code), slog.String("reason", reason), slog.String("remote", r.RemoteAddr)}, attrs...)...)
 	}
-	reply(w, code, reason)
+}
+
+// refuseUnread refuses a request before its body is read. A body is never
+// waited for: the connection is closed after the answer, and (HTTP/1) its
+// read deadline is moved to now, so that net/http does not wait for the rest
+// of the body either, before or after answering.
+func (h *EventHandler) refuseUnread(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		w.Header().Set("Connection", "close")
+		if r.ProtoMajor < 2 {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+		}
+	}
+	h.refuse(w, r, code, reason)
+}
+
+// Answer of refuseSealed.
+const (
+	sealedStatus = http.StatusBadRequest
+	sealedReason = "invalid encrypted message"
+)
+
+// refuseSealed refuses an encrypted push whose msg_signature is valid but
+// whose ciphertext or plaintext is not acceptable (base64, length, padding,
+// length prefix, appid, XML, required fields). Whatever the cause, the status,
+// body and log message are the same, so that the answers are no oracle on the
+// plaintext for someone who holds the Token but not the EncodingAESKey. The
+// cause goes to the log line's cause attribute only.
+func (h *EventHandler) refuseSealed(w http.ResponseWriter, r *http.Request, cause string) {
+	h.logRefusal(r, sealedStatus, sealedReason, slog.String("cause", cause))
+	reply(w, sealedStatus, sealedReason)
+}
+
+// refuseMsg refuses a decoded push that lacks what the handler needs:
+// refuseSealed when it was encrypted, refuse with the reason otherwise.
+func (h *EventHandler) refuseMsg(w http.ResponseWriter, r *http.Request, sealed bool, reason string) {
+	if sealed {
+		h.refuseSealed(w, r, reason)
+		return
+	}
+	h.refuse(w, r, http.StatusBadRequest, reason)
 }
 
 // ServeHTTP answers WeChat's GET verification and POST pushes.
@@ -373,7 +399,7 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	var q pushQuery
 	if !parseQuery(r.URL.RawQuery, &q) {
-		h.refuse(w, r, http.StatusBadRequest, "malformed query")
+		h.refuseUnread(w, r, http.StatusBadRequest, "malformed query")
 		return
 	}
 	switch r.Method {
@@ -383,15 +409,16 @@ func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.receive(w, r, &q)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		h.refuse(w, r, http.StatusMethodNotAllowed, "method not allowed")
+		h.refuseUnread(w, r, http.StatusMethodNotAllowed, "method not allowed")
 	}
 }
 
-// checkTimestamp checks the signed timestamp against the replay window.
+// checkTimestamp checks the signed timestamp against the replay window; it
+// answers, without reading the body, when it fails.
 func (h *EventHandler) checkTimestamp(w http.ResponseWriter, r *http.Request, ts string) bool {
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		h.refuse(w, r, http.StatusBadRequest, "malformed timestamp")
+		h.refuseUnread(w, r, http.StatusBadRequest, "malformed timestamp")
 		return false
 	}
 	if h.window < 0 {
@@ -402,7 +429,7 @@ func (h *EventHandler) checkTimestamp(w http.ResponseWriter, r *http.Request, ts
 		d = -d
 	}
 	if d > int64(h.window/time.Second) || d < 0 {
-		h.refuse(w, r, http.StatusForbidden, "timestamp outside the allowed window")
+		h.refuseUnread(w, r, http.StatusForbidden, "timestamp outside the allowed window")
 		return false
 	}
 	return true
@@ -412,59 +439,94 @@ func (h *EventHandler) checkTimestamp(w http.ResponseWriter, r *http.Request, ts
 // signs (token, timestamp, nonce).
 func (h *EventHandler) verify(w http.ResponseWriter, r *http.Request, q *pushQuery) {
 	if q.signature == "" || q.timestamp == "" || q.nonce == "" || q.echostr == "" {
-		h.refuse(w, r, http.StatusBadRequest, "missing signature, timestamp, nonce or echostr")
+		h.refuseUnread(w, r, http.StatusBadRequest, "missing signature, timestamp, nonce or echostr")
 		return
 	}
 	if !h.checkTimestamp(w, r, q.timestamp) {
 		return
 	}
 	if !wxcrypto.VerifySignature(q.signature, h.token, q.timestamp, q.nonce) {
-		h.refuse(w, r, http.StatusForbidden, "bad signature")
+		h.refuseUnread(w, r, http.StatusForbidden, "bad signature")
 		return
 	}
 	reply(w, http.StatusOK, q.echostr)
 }
 
-// receive authenticates, decrypts and decodes a push, then dispatches it.
-func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQuery) {
+// checkQuery checks everything about a push that the query tells, before
+// the body is read: the mode, the timestamp window, signature (WeChat sends
+// it in every mode) and the presence and form of msg_signature. It answers
+// when it fails, and reports whether the push is encrypted.
+func (h *EventHandler) checkQuery(w http.ResponseWriter, r *http.Request, q *pushQuery) (safe, ok bool) {
 	if q.timestamp == "" || q.nonce == "" {
-		h.refuse(w, r, http.StatusBadRequest, "missing timestamp or nonce")
-		return
+		h.refuseUnread(w, r, http.StatusBadRequest, "missing timestamp or nonce")
+		return false, false
 	}
-	var safe bool
 	switch q.encryptType {
 	case "aes":
 		safe = true
 	case "", "raw":
 	default:
-		h.refuse(w, r, http.StatusBadRequest, "unsupported encrypt_type")
-		return
+		h.refuseUnread(w, r, http.StatusBadRequest, "unsupported encrypt_type")
+		return false, false
 	}
 	if safe && len(h.ciphers) == 0 {
-		h.refuse(w, r, http.StatusBadRequest, "encrypted push, but no EncodingAESKey is configured")
-		return
+		h.refuseUnread(w, r, http.StatusBadRequest, "encrypted push, but no EncodingAESKey is configured")
+		return false, false
 	}
 	if !safe && len(h.ciphers) != 0 {
-		h.refuse(w, r, http.StatusBadRequest, "plaintext push refused: EncodingAESKey is configured")
-		return
+		h.refuseUnread(w, r, http.StatusBadRequest, "plaintext push refused: EncodingAESKey is configured")
+		return false, false
 	}
 	if !h.checkTimestamp(w, r, q.timestamp) {
-		return
+		return false, false
 	}
-	// In safe mode WeChat signs the body with msg_signature and also sends
-	// the plain signature; check the latter whenever it is present.
-	if !safe && q.signature == "" || safe && q.msgSignature == "" {
-		h.refuse(w, r, http.StatusForbidden, "missing signature")
-		return
+	if q.signature == "" {
+		h.refuseUnread(w, r, http.StatusForbidden, "missing signature")
+		return false, false
 	}
-	if q.signature != "" && !wxcrypto.VerifySignature(q.signature, h.token, q.timestamp, q.nonce) {
-		h.refuse(w, r, http.StatusForbidden, "bad signature")
-		return
+	if !wxcrypto.VerifySignature(q.signature, h.token, q.timestamp, q.nonce) {
+		h.refuseUnread(w, r, http.StatusForbidden, "bad signature")
+		return false, false
 	}
+	if safe && !isSignature(q.msgSignature) {
+		h.refuseUnread(w, r, http.StatusForbidden, "missing or malformed msg_signature")
+		return false, false
+	}
+	return safe, true
+}
 
-	body, code, reason := h.readBody(w, r)
-	if code != 0 {
-		h.refuse(w, r, code, reason)
+// isSignature reports whether s has the form of a signature: 40 lowercase
+// hex digits.
+func isSignature(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// receive authenticates, decrypts and decodes a push, then dispatches it.
+func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQuery) {
+	safe, ok := h.checkQuery(w, r, q)
+	if !ok {
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		h.refuseUnread(w, r, http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.refuse(w, r, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		h.refuse(w, r, http.StatusBadRequest, "reading body failed")
 		return
 	}
 	if hasDirective(body) {
@@ -476,88 +538,60 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 		h.refuse(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	raw := body
-	if safe {
-		// Safe and compatible mode: only the Encrypt element counts.
-		if f.Encrypt == "" {
-			h.refuse(w, r, http.StatusBadRequest, "missing Encrypt")
-			return
-		}
-		if !wxcrypto.VerifySignature(q.msgSignature, h.token, q.timestamp, q.nonce, f.Encrypt) {
-			h.refuse(w, r, http.StatusForbidden, "bad msg_signature")
-			return
-		}
-		msg, err := h.decrypt(f.Encrypt)
-		if err != nil {
-			code := http.StatusBadRequest
-			if errors.Is(err, wxcrypto.ErrAppID) {
-				code = http.StatusForbidden
-			}
-			h.refuse(w, r, code, strings.TrimPrefix(err.Error(), "wxcrypto: "))
-			return
-		}
-		if hasDirective(msg) {
-			h.refuse(w, r, http.StatusBadRequest, "XML directives are not accepted")
-			return
-		}
-		if h.component != nil {
-			h.component(w, r, msg)
-			return
-		}
-		f = pushFields{}
-		if err := parsePush(string(msg), &f); err != nil {
-			h.refuse(w, r, http.StatusBadRequest, err.Error())
-			return
-		}
-		raw = msg
+	if !safe {
+		h.dispatch(w, r, &f, body, false)
+		return
 	}
-	h.dispatch(w, r, &f, raw)
+	// Safe and compatible mode: only the Encrypt element counts.
+	if f.Encrypt == "" {
+		h.refuse(w, r, http.StatusBadRequest, "missing Encrypt")
+		return
+	}
+	if !wxcrypto.VerifySignature(q.msgSignature, h.token, q.timestamp, q.nonce, f.Encrypt) {
+		h.refuse(w, r, http.StatusForbidden, "bad msg_signature")
+		return
+	}
+	// From here on every refusal is refuseSealed's.
+	msg, err := h.decrypt(f.Encrypt)
+	if err != nil {
+		h.refuseSealed(w, r, strings.TrimPrefix(err.Error(), "wxcrypto: "))
+		return
+	}
+	if hasDirective(msg) {
+		h.refuseSealed(w, r, "message: XML directives are not accepted")
+		return
+	}
+	if h.component != nil {
+		h.component(w, r, msg)
+		return
+	}
+	f = pushFields{}
+	if err := parsePush(string(msg), &f); err != nil {
+		h.refuseSealed(w, r, "message: "+err.Error())
+		return
+	}
+	h.dispatch(w, r, &f, msg, true)
 }
 
-// readBody reads at most maxBody bytes; code is non-zero on failure.
-func (h *EventHandler) readBody(w http.ResponseWriter, r *http.Request) (body []byte, code int, reason string) {
-	if r.Body == nil {
-		return nil, 0, ""
-	}
-	if r.ContentLength > h.maxBody {
-		return nil, http.StatusRequestEntityTooLarge, "body too large"
-	}
-	size := 1024
-	if r.ContentLength > 0 {
-		size = int(r.ContentLength) + 1 // +1 so that EOF arrives without growing
-	}
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, 0, ""
-		}
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return nil, http.StatusRequestEntityTooLarge, "body too large"
-			}
-			return nil, http.StatusBadRequest, "reading body failed"
-		}
-	}
-}
-
-// decrypt tries the current key, then the previous one.
+// decrypt opens enc with every key (current first) before deciding, so that
+// its duration does not depend on which key, if any, fits. The error is the
+// current key's, or an appid mismatch if a key decrypted to another appid.
 func (h *EventHandler) decrypt(enc string) ([]byte, error) {
+	var msg []byte
 	var first error
 	for _, c := range h.ciphers {
-		msg, err := c.Decrypt(enc)
-		if err == nil {
-			return msg, nil
-		}
-		if first == nil || errors.Is(err, wxcrypto.ErrAppID) {
+		m, err := c.Decrypt(enc)
+		switch {
+		case err == nil:
+			if msg == nil {
+				msg = m
+			}
+		case first == nil || errors.Is(err, wxcrypto.ErrAppID):
 			first = err
 		}
+	}
+	if msg != nil {
+		return msg, nil
 	}
 	return nil, first
 }
@@ -587,15 +621,15 @@ type pending struct {
 }
 
 // dispatch builds the typed event and its dedupe key, then runs the callback
-// once per key.
-func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushFields, raw []byte) {
+// once per key. sealed says the push was encrypted.
+func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushFields, raw []byte, sealed bool) {
 	sec, err := strconv.ParseInt(f.CreateTime, 10, 64)
 	if err != nil {
-		h.refuse(w, r, http.StatusBadRequest, "missing or malformed CreateTime")
+		h.refuseMsg(w, r, sealed, "missing or malformed CreateTime")
 		return
 	}
 	if f.MsgType == "" {
-		h.refuse(w, r, http.StatusBadRequest, "missing MsgType")
+		h.refuseMsg(w, r, sealed, "missing MsgType")
 		return
 	}
 	created := time.Unix(sec, 0)

@@ -1,16 +1,19 @@
 package wxinvoice
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -281,7 +284,9 @@ func TestEventSampleVariants(t *testing.T) {
 func TestEventVectorsSafeMode(t *testing.T) {
 	t.Run("V3.a easywechat", func(t *testing.T) {
 		h, c := newRecordingHandler(t, "aes", func(cfg *EventConfig) { cfg.Now = fixedClock(time.Unix(1458300676, 0)) })
-		q := "timestamp=" + v3aTimestamp + "&nonce=" + v3aNonce + "&encrypt_type=aes&msg_signature=" + v3aMsgSig
+		// The vector's query has no signature; WeChat sends one in every mode.
+		q := "signature=" + wxcrypto.Signature(vecToken, v3aTimestamp, v3aNonce) +
+			"&timestamp=" + v3aTimestamp + "&nonce=" + v3aNonce + "&encrypt_type=aes&msg_signature=" + v3aMsgSig
 		rec := serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter)))
 		requireSuccess(t, rec)
 		require.Len(t, c.generic, 1)
@@ -295,7 +300,9 @@ func TestEventVectorsSafeMode(t *testing.T) {
 			cfg.AppID = "invalid appid"
 			cfg.Now = fixedClock(time.Unix(1458300676, 0))
 		})
-		require.Equal(t, http.StatusForbidden, serve(wrongApp, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter))).Code)
+		rec = serve(wrongApp, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(v3aOuter)))
+		require.Equal(t, sealedStatus, rec.Code)
+		require.Equal(t, sealedReason, rec.Body.String())
 		require.Zero(t, c2.total())
 		require.Len(t, c.generic, 1)
 	})
@@ -306,7 +313,8 @@ func TestEventVectorsSafeMode(t *testing.T) {
 		h, err := NewEventHandler(cfg)
 		require.NoError(t, err)
 		body := "<xml><ToUserName><![CDATA[" + v3bCorpID + "]]></ToUserName><Encrypt><![CDATA[" + v3bEncrypted + "]]></Encrypt><AgentID><![CDATA[218]]></AgentID></xml>"
-		q := "msg_signature=" + v3bMsgSig + "&timestamp=" + v3bTimestamp + "&nonce=" + v3bNonce + "&encrypt_type=aes"
+		q := "msg_signature=" + v3bMsgSig + "&timestamp=" + v3bTimestamp + "&nonce=" + v3bNonce + "&encrypt_type=aes" +
+			"&signature=" + wxcrypto.Signature(v3bToken, v3bTimestamp, v3bNonce)
 		requireSuccess(t, serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(body))))
 		require.Len(t, c.generic, 1)
 		require.Equal(t, "mycreate", c.generic[0].FromUserName)
@@ -316,10 +324,11 @@ func TestEventVectorsSafeMode(t *testing.T) {
 		h, c := newRecordingHandler(t, "aes", func(cfg *EventConfig) { cfg.Now = fixedClock(time.Unix(1409304348, 0)) })
 		// afterAesEncrypt decrypts to "我是中文abcd123", which is not a push.
 		body := strings.Replace(v2OuterFormat, "%s", v2Encrypted, 1)
-		q := "timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" + v2MsgSig
+		q := "signature=" + wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce) +
+			"&timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" + v2MsgSig
 		rec := serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(body)))
-		require.Equal(t, http.StatusBadRequest, rec.Code)
-		require.Contains(t, rec.Body.String(), "malformed XML")
+		require.Equal(t, sealedStatus, rec.Code)
+		require.Equal(t, sealedReason, rec.Body.String())
 
 		// WxJava's wrong-signature test: token "12345".
 		wrongToken, c2 := newRecordingHandler(t, "aes", func(cfg *EventConfig) {
@@ -330,7 +339,8 @@ func TestEventVectorsSafeMode(t *testing.T) {
 
 		// afterAesEncrypt2 is a video message with nested elements.
 		body2 := strings.Replace(v2OuterFormat, "%s", v2Encrypted2, 1)
-		q2 := "timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" +
+		q2 := "signature=" + wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce) +
+			"&timestamp=" + v2Timestamp + "&nonce=" + v2Nonce + "&encrypt_type=aes&msg_signature=" +
 			wxcrypto.Signature(vecToken, v2Timestamp, v2Nonce, v2Encrypted2)
 		requireSuccess(t, serve(h, httptest.NewRequest(http.MethodPost, "/wx?"+q2, strings.NewReader(body2))))
 		require.Len(t, c.generic, 1)
@@ -508,7 +518,7 @@ func TestEventRefusals(t *testing.T) {
 			return r
 		}, 403},
 		{"missing Encrypt", "aes", func() *http.Request {
-			q := "timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + wxcrypto.Signature(vecToken, ts, "42", "")
+			q := "signature=" + sig + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + wxcrypto.Signature(vecToken, ts, "42", "")
 			return httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(sample))
 		}, 400},
 		{"Encrypt not base64", "aes", func() *http.Request { return safeReq("!!notbase64!!", ts) }, 400},
@@ -535,8 +545,8 @@ func TestEventRefusals(t *testing.T) {
 			binary.BigEndian.PutUint32(p[16:], uint32(len(sample)+len(vecAppID)+1))
 			return safeReq(rawEncrypt(t, vecKey, p), ts)
 		}, 400},
-		{"wrong appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "wx0000000000000000")), ts) }, 403},
-		{"no appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "")), ts) }, 403},
+		{"wrong appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "wx0000000000000000")), ts) }, 400},
+		{"no appid", "aes", func() *http.Request { return safeReq(rawEncrypt(t, vecKey, padded(sample, "")), ts) }, 400},
 		{"another key", "aes", func() *http.Request {
 			c, err := wxcrypto.NewCipher(v3bKey, vecAppID)
 			require.NoError(t, err)
@@ -1192,4 +1202,299 @@ func TestParseQueryFirstOccurrenceWins(t *testing.T) {
 	require.Equal(t, "", q.signature)
 	require.Equal(t, "1", q.timestamp)
 	require.Equal(t, "n", q.nonce)
+}
+
+// sealedCase is an encrypted push whose msg_signature is valid (whoever
+// holds the Token can compute it) but whose ciphertext or plaintext is bad.
+type sealedCase struct{ name, encrypt string }
+
+// sealedCases crafts, for key and appID, a ciphertext for each way
+// decryption can fail, and one ciphertext per bad message in msgs.
+func sealedCases(t testing.TB, key, appID, good string, msgs map[string]string) []sealedCase {
+	t.Helper()
+	padded := func(msg, app string) []byte {
+		n := 20 + len(msg) + len(app)
+		p := goodPadding(n)
+		return plainLayout(msg, app, uint32(len(msg)), p, byte(p))
+	}
+	withPad := func(mutate func(p []byte)) string {
+		p := padded(good, appID)
+		mutate(p)
+		return rawEncrypt(t, key, p)
+	}
+	other, err := wxcrypto.NewCipher(v3bKey, appID)
+	require.NoError(t, err)
+	otherKey, err := other.Encrypt([]byte(good))
+	require.NoError(t, err)
+	short := make([]byte, 32) // a header cut short: 32 bytes of padding 32
+	for i := range short {
+		short[i] = 32
+	}
+	msg33 := good + strings.Repeat(" ", 31-(20+len(good)+len(appID))%32)
+	cases := []sealedCase{
+		{"not base64", "!!notbase64!!"},
+		{"unpadded base64", strings.TrimRight(rawEncrypt(t, key, padded(good, appID)), "=") + "A"},
+		{"three bytes", "AAAA"},
+		{"not whole blocks", base64.StdEncoding.EncodeToString(make([]byte, 40))},
+		{"padding 0", withPad(func(p []byte) { p[len(p)-1] = 0 })},
+		{"padding 33", rawEncrypt(t, key, plainLayout(msg33, appID, uint32(len(msg33)), 1, 33))},
+		{"inconsistent padding", withPad(func(p []byte) { p[len(p)-2] ^= 0x40 })},
+		{"header cut short", rawEncrypt(t, key, short)},
+		{"length prefix past the end", withPad(func(p []byte) {
+			binary.BigEndian.PutUint32(p[16:], uint32(len(good)+len(appID)+1))
+		})},
+		{"length prefix short", withPad(func(p []byte) { binary.BigEndian.PutUint32(p[16:], uint32(len(good)-1)) })},
+		{"wrong appid", rawEncrypt(t, key, padded(good, "wx0000000000000000"))},
+		{"no appid", rawEncrypt(t, key, padded(good, ""))},
+		{"another key", otherKey},
+	}
+	c, err := wxcrypto.NewCipher(key, appID)
+	require.NoError(t, err)
+	for name, msg := range msgs {
+		enc, err := c.Encrypt([]byte(msg))
+		require.NoError(t, err)
+		cases = append(cases, sealedCase{"message " + name, enc})
+	}
+	return cases
+}
+
+// sealedReq builds an encrypted push of encrypt in envelope (with %s for
+// the Encrypt value), signed with token: signature and msg_signature valid.
+func sealedReq(token, ts, envelope, encrypt string) *http.Request {
+	q := "signature=" + wxcrypto.Signature(token, ts, "42") + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" +
+		wxcrypto.Signature(token, ts, "42", encrypt)
+	return httptest.NewRequest(http.MethodPost, "/wx?"+q, strings.NewReader(strings.Replace(envelope, "%s", encrypt, 1)))
+}
+
+// requireOneAnswer serves each request to a fresh handler from mk and
+// requires one status, one body, one set of headers and one log record
+// (level, message, status, reason) for all of them, and no callback.
+func requireOneAnswer(t *testing.T, cases []sealedCase, serveCase func(c sealedCase, log *slog.Logger) (*httptest.ResponseRecorder, int)) {
+	t.Helper()
+	type answer struct {
+		Code          int
+		Body          string
+		Header        http.Header
+		Level, Msg    string
+		Status        int
+		Reason        string
+		Records       int
+		HasCauseField bool
+	}
+	var first *answer
+	var firstName string
+	for _, c := range cases {
+		var logs bytes.Buffer
+		rec, callbacks := serveCase(c, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		require.Zero(t, callbacks, "%s: a callback ran", c.name)
+		lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+		var rec0 struct {
+			Level, Msg string
+			Status     int    `json:"status"`
+			Reason     string `json:"reason"`
+			Cause      string `json:"cause"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec0), "%s: %s", c.name, logs.String())
+		a := &answer{Code: rec.Code, Body: rec.Body.String(), Header: rec.Header(), Level: rec0.Level, Msg: rec0.Msg,
+			Status: rec0.Status, Reason: rec0.Reason, Records: len(lines), HasCauseField: rec0.Cause != ""}
+		if first == nil {
+			first, firstName = a, c.name
+			require.GreaterOrEqual(t, a.Code, 400)
+			require.Less(t, a.Code, 500)
+			continue
+		}
+		require.Equal(t, first, a, "%q and %q are told apart", firstName, c.name)
+	}
+}
+
+// TestEventSealedFailuresLookAlike: with the Token but not the
+// EncodingAESKey, an attacker can sign any Encrypt value. Whatever is wrong
+// with the ciphertext or the message inside, the answer is the same, so it
+// cannot serve as a padding (or plaintext) oracle.
+func TestEventSealedFailuresLookAlike(t *testing.T) {
+	t.Parallel()
+	ts := "1478068440"
+	sample := string(readSample(t, "update_invoice_status.xml"))
+	del := func(s string) string { return strings.Replace(sample, s, "", 1) }
+	cases := sealedCases(t, vecKey, vecAppID, sample, map[string]string{
+		"empty":              "",
+		"not XML":            "我是中文abcd123",
+		"truncated":          sample[:len(sample)-3],
+		"DOCTYPE":            "<!DOCTYPE xml>" + sample,
+		"DOCTYPE in CDATA":   strings.Replace(sample, "186921658591", "<!DOCTYPE", 1),
+		"duplicate Code":     strings.Replace(sample, "</Code>", "</Code><Code>1</Code>", 1),
+		"no CreateTime":      del("<CreateTime>1478068440</CreateTime>"),
+		"CreateTime not int": strings.Replace(sample, "1478068440", "soon", 1),
+		"no MsgType":         del("<MsgType><![CDATA[event]]></MsgType>"),
+		"wrong root":         strings.ReplaceAll(sample, "xml>", "doc>"),
+	})
+	envelope := "<xml><ToUserName><![CDATA[gh_9e1765b5568e]]></ToUserName><Encrypt><![CDATA[%s]]></Encrypt></xml>"
+	for _, compat := range []bool{false, true} {
+		env := envelope
+		if compat {
+			env = strings.Replace(sample, "</xml>", "<Encrypt><![CDATA[%s]]></Encrypt></xml>", 1)
+		}
+		t.Run(fmt.Sprintf("compat=%v", compat), func(t *testing.T) {
+			requireOneAnswer(t, cases, func(c sealedCase, log *slog.Logger) (*httptest.ResponseRecorder, int) {
+				h, calls := newRecordingHandler(t, "aes", func(cfg *EventConfig) {
+					cfg.Logger = log
+					cfg.PreviousEncodingAESKey = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
+				})
+				return serve(h, sealedReq(vecToken, ts, env, c.encrypt)), calls.total()
+			})
+		})
+	}
+	// The same handler accepts the good message (the cases differ from a
+	// valid push only in what they break).
+	h, c := newRecordingHandler(t, "aes", nil)
+	enc, err := wxcrypto.NewCipher(vecKey, vecAppID)
+	require.NoError(t, err)
+	good, err := enc.Encrypt([]byte(sample))
+	require.NoError(t, err)
+	requireSuccess(t, serve(h, sealedReq(vecToken, ts, envelope, good)))
+	require.Equal(t, 1, c.total())
+}
+
+// blockingBody is a request body that never arrives: Read blocks until the
+// test ends, and records that it was called.
+type blockingBody struct {
+	read chan struct{} // closed by the first Read
+	once sync.Once
+	done chan struct{}
+}
+
+func newBlockingBody(t *testing.T) *blockingBody {
+	b := &blockingBody{read: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { close(b.done) })
+	return b
+}
+
+func (b *blockingBody) Read([]byte) (int, error) {
+	b.once.Do(func() { close(b.read) })
+	<-b.done
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (b *blockingBody) Close() error { return nil }
+
+// serveUnread serves req, whose body never arrives, and requires the handler
+// to answer without reading it.
+func serveUnread(t *testing.T, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	body := newBlockingBody(t)
+	req.Body, req.ContentLength = body, 1000
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() { defer close(done); h.ServeHTTP(rec, req) }()
+	select {
+	case <-done:
+	case <-body.read:
+		t.Fatal("the handler reads the body of a request it could refuse from its query")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the handler did not return")
+	}
+	select {
+	case <-body.read:
+		t.Fatal("the body was read")
+	default:
+	}
+	require.Equal(t, "close", rec.Header().Get("Connection"))
+	return rec
+}
+
+// unauthenticatedQueries are queries a push can be refused for before its
+// body is read: each is a valid safe-mode query (for handler token) with one
+// thing wrong.
+func unauthenticatedQueries(token string, now time.Time) map[string]struct {
+	query string
+	code  int
+} {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	old := strconv.FormatInt(now.Unix()-301, 10)
+	sig := wxcrypto.Signature(token, ts, "42")
+	msgSig := wxcrypto.Signature(token, ts, "42", "anything")
+	return map[string]struct {
+		query string
+		code  int
+	}{
+		"no signature":          {"timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 403},
+		"empty signature":       {"signature=&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 403},
+		"bad signature":         {"signature=" + strings.Repeat("0", 40) + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 403},
+		"signature of another":  {"signature=" + wxcrypto.Signature("other", ts, "42") + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 403},
+		"no msg_signature":      {"signature=" + sig + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes", 403},
+		"malformed msg_sig":     {"signature=" + sig + "&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + strings.ToUpper(msgSig), 403},
+		"timestamp out of date": {"signature=" + wxcrypto.Signature(token, old, "42") + "&timestamp=" + old + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 403},
+		"no timestamp":          {"signature=" + sig + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 400},
+		"plaintext push":        {"signature=" + sig + "&timestamp=" + ts + "&nonce=42", 400},
+		"malformed query":       {"signature=%zz&timestamp=" + ts + "&nonce=42&encrypt_type=aes&msg_signature=" + msgSig, 400},
+	}
+}
+
+// TestEventUnauthenticatedBodyNotRead: a push whose query signatures or
+// timestamp are missing or wrong is refused without waiting for its body,
+// which a slow client may never send.
+func TestEventUnauthenticatedBodyNotRead(t *testing.T) {
+	t.Parallel()
+	t.Run("safe mode", func(t *testing.T) {
+		t.Parallel()
+		for name, tc := range unauthenticatedQueries(vecToken, sampleTime) {
+			h, c := newRecordingHandler(t, "aes", nil)
+			rec := serveUnread(t, h, httptest.NewRequest(http.MethodPost, "/wx?"+tc.query, nil))
+			require.Equal(t, tc.code, rec.Code, "%s: %s", name, rec.Body.String())
+			require.Zero(t, c.total())
+		}
+	})
+	t.Run("plaintext mode", func(t *testing.T) {
+		t.Parallel()
+		ts := "1478068440"
+		for name, q := range map[string]string{
+			"no signature":  "timestamp=" + ts + "&nonce=42",
+			"bad signature": "signature=" + strings.Repeat("0", 40) + "&timestamp=" + ts + "&nonce=42",
+			"out of date":   "signature=" + wxcrypto.Signature(vecToken, "1478068139", "42") + "&timestamp=1478068139&nonce=42",
+		} {
+			h, c := newRecordingHandler(t, "", nil)
+			rec := serveUnread(t, h, httptest.NewRequest(http.MethodPost, "/wx?"+q, nil))
+			require.Equal(t, http.StatusForbidden, rec.Code, "%s: %s", name, rec.Body.String())
+			require.Zero(t, c.total())
+		}
+	})
+	t.Run("body too large", func(t *testing.T) {
+		t.Parallel()
+		h, _ := newRecordingHandler(t, "", nil)
+		req := plainReq(vecToken, "1478068440", "")
+		body := newBlockingBody(t)
+		req.Body, req.ContentLength = body, DefaultEventMaxBodyBytes+1
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+		require.Equal(t, "close", rec.Header().Get("Connection"))
+	})
+}
+
+// TestEventUnauthenticatedSlowBodyOverHTTP: through a real server without
+// any timeout, a client that sends the headers of an unauthenticated push
+// and never its body gets its 403, and the server closes the connection
+// instead of waiting for the body.
+func TestEventUnauthenticatedSlowBodyOverHTTP(t *testing.T) {
+	t.Parallel()
+	h, c := newRecordingHandler(t, "aes", func(cfg *EventConfig) { cfg.Now = nil })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	q := unauthenticatedQueries(vecToken, time.Now())["no signature"].query
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(30*time.Second))) // a hang fails, not a slow machine
+	_, err = io.WriteString(conn, "POST /wx?"+q+" HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<xml>")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err, "no answer while the body is pending")
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(b))
+	_, err = br.ReadByte()
+	require.ErrorIs(t, err, io.EOF, "the server closes the connection rather than wait for the body")
+	require.Zero(t, c.total())
 }
