@@ -231,7 +231,6 @@ func TestUploadUsage(t *testing.T) {
 	require.Zero(t, srv.Calls(setpdf))
 }
 
-
 // TestUploadResumeFromAnotherDirectory: a run started in the invoice
 // directory with relative paths, then the same upload from elsewhere with
 // absolute paths (a cron job), uploads nothing twice; a results file of the
