@@ -3,8 +3,8 @@ package fapiao
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
