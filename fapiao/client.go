@@ -385,11 +385,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 		return &answer{status: resp.StatusCode, requestID: rid, body: raw}, false, nil
 	}
 	apiErr := &APIError{StatusCode: resp.StatusCode, Op: cl.op, RequestID: rid, Unsigned: !hasSig}
-	var eb struct {
-		Code    string          `json:"code"`
-		Message string          `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
-	}
+	var eb errorBody
 	if json.Unmarshal(raw, &eb) == nil {
 		apiErr.Code, apiErr.Message, apiErr.Detail = eb.Code, eb.Message, eb.Detail
 	} else if len(raw) > 0 {

@@ -119,11 +119,7 @@ func (c *Client) Download(ctx context.Context, req *DownloadRequest, w io.Writer
 	if resp.StatusCode != http.StatusOK {
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		apiErr := &APIError{StatusCode: resp.StatusCode, Op: op, RequestID: rid, Unsigned: true}
-		var eb struct {
-			Code    string          `json:"code"`
-			Message string          `json:"message"`
-			Detail  json.RawMessage `json:"detail"`
-		}
+		var eb errorBody
 		if json.Unmarshal(raw, &eb) == nil {
 			apiErr.Code, apiErr.Message, apiErr.Detail = eb.Code, eb.Message, eb.Detail
 		} else if len(raw) > 0 {

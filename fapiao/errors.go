@@ -65,6 +65,13 @@ func (e *APIError) Is(target error) bool {
 	return ok && e.Code != "" && t.code == e.Code
 }
 
+// errorBody is the JSON body of an error answer.
+type errorBody struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+}
+
 // codeError is the type of the code sentinels.
 type codeError struct{ code, text string }
 

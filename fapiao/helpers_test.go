@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -93,4 +94,13 @@ func sealGCM(t testing.TB, key, nonce, aad string, plaintext []byte) string {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte(nonce), plaintext, []byte(aad)))
+}
+
+func unescape(t testing.TB, s string) string {
+	t.Helper()
+	v, err := url.QueryUnescape(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
