@@ -328,15 +328,19 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 		return nil, false, &opError{op: cl.op, err: err}
 	}
 	h := req.Header
-	h["Authorization"] = []string{auth}
-	h["Accept"] = []string{"application/json"}
-	h["User-Agent"] = []string{userAgent}
-	h[headerSerial] = []string{c.keys.acceptSerial}
+	vals := [5]string{auth, "application/json", userAgent, c.keys.acceptSerial}
+	v := vals[:] // one allocation for every header value
+	h["Authorization"] = v[0:1:1]
+	h["Accept"] = v[1:2:2]
+	h["User-Agent"] = v[2:3:3]
+	h[headerSerial] = v[3:4:4]
 	switch {
 	case cl.upload != nil:
-		h["Content-Type"] = []string{cl.upload.contentType}
+		v[4] = cl.upload.contentType
+		h["Content-Type"] = v[4:5:5]
 	case cl.body != nil:
-		h["Content-Type"] = []string{"application/json"}
+		v[4] = "application/json"
+		h["Content-Type"] = v[4:5:5]
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -352,10 +356,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	}
 	defer resp.Body.Close()
 	rid := resp.Header.Get(headerRequestID)
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
-	if err == nil && len(raw) > maxAnswerSize {
-		err = errors.New("answer larger than 4 MiB")
-	}
+	raw, err := readAnswer(resp)
 	if c.log != nil {
 		c.log.LogAttrs(ctx, slog.LevelDebug, "fapiao call", slog.String("op", cl.op), slog.Int("status", resp.StatusCode),
 			slog.String("request_id", rid), slog.Int("attempt", n), slog.Duration("took", time.Since(start)))
@@ -396,6 +397,28 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 		return nil, !cl.write, apiErr
 	}
 	return nil, false, apiErr
+}
+
+// readAnswer reads an answer body of at most maxAnswerSize bytes; a body
+// of known length is read into a buffer of that size.
+func readAnswer(resp *http.Response) ([]byte, error) {
+	switch n := resp.ContentLength; {
+	case n == 0:
+		return nil, nil
+	case n > maxAnswerSize:
+		return nil, errors.New("answer larger than 4 MiB")
+	case n > 0:
+		b := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerSize+1))
+	if err == nil && len(raw) > maxAnswerSize {
+		err = errors.New("answer larger than 4 MiB")
+	}
+	return raw, err
 }
 
 // snippet returns the start of a non-JSON error body for the error text.

@@ -2,6 +2,7 @@ package fapiao
 
 import (
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -87,14 +88,17 @@ func signatureMessage(method, canonicalURL string, timestamp int64, nonce string
 	return b
 }
 
-// sign returns Base64(RSASSA-PKCS1-v1_5(SHA-256(message))) with the merchant
-// key. It uses wechatpay-go's SignSHA256WithRSA, the primitive of V1.
+// signSHA256WithRSA returns Base64(RSASSA-PKCS1-v1_5(SHA-256(message)))
+// with the merchant key: wechatpay-go's utils.SignSHA256WithRSA (vector V1;
+// a test checks both agree), hashing the message bytes in place instead of
+// copying them into a string and back.
 func signSHA256WithRSA(key *rsa.PrivateKey, message []byte) (string, error) {
-	sig, err := utils.SignSHA256WithRSA(string(message), key)
+	sum := sha256.Sum256(message)
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", errors.New("fapiao: signing failed")
 	}
-	return sig, nil
+	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
 // authorization returns the Authorization header value for one request.
@@ -115,7 +119,8 @@ func (s *signer) authorization(method, canonicalURL string, timestamp int64, non
 	b.WriteString(`",signature="`)
 	b.WriteString(sig)
 	b.WriteString(`",timestamp="`)
-	b.WriteString(strconv.FormatInt(timestamp, 10))
+	var ts [20]byte
+	b.Write(strconv.AppendInt(ts[:0], timestamp, 10))
 	b.WriteString(`",serial_no="`)
 	b.WriteString(s.serial)
 	b.WriteString(`"`)

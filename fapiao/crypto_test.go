@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
 type officialVectors struct {
@@ -105,6 +107,12 @@ func TestV1SignSHA256WithRSA(t *testing.T) {
 	got, err := signSHA256WithRSA(testPriv, []byte(o.V1.Message))
 	if err != nil || got != o.V1.Signature {
 		t.Fatalf("signature = %q, %v; want %q", got, err, o.V1.Signature)
+	}
+	// wechatpay-go's primitive gives the same signature for a request message.
+	msg := signatureMessage("POST", "/v3/new-tax-control-fapiao/fapiao-applications", dTS, dNonce, []byte(`{"a":1}`))
+	ours, _ := signSHA256WithRSA(testPriv, msg)
+	if theirs, err := utils.SignSHA256WithRSA(string(msg), testPriv); err != nil || theirs != ours {
+		t.Errorf("wechatpay-go signs %q, we sign %q", theirs, ours)
 	}
 }
 
