@@ -85,13 +85,22 @@ func signAnswer(t testing.TB, serial string, ts int64, nonce string, body []byte
 // sealGCM encrypts plaintext as WeChat Pay encrypts a callback resource.
 func sealGCM(t testing.TB, key, nonce, aad string, plaintext []byte) string {
 	t.Helper()
+	return gcmSealAAD(key, nonce, aad, plaintext)
+}
+
+// gcmSeal encrypts a resource with an empty associated_data.
+func gcmSeal(key, nonce string, plaintext []byte) string {
+	return gcmSealAAD(key, nonce, "", plaintext)
+}
+
+func gcmSealAAD(key, nonce, aad string, plaintext []byte) string {
 	block, err := aes.NewCipher([]byte(key))
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	gcm, err := cipher.NewGCM(block)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte(nonce), plaintext, []byte(aad)))
 }
