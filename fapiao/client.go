@@ -342,6 +342,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 		v[4] = "application/json"
 		h["Content-Type"] = v[4:5:5]
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, &opError{op: cl.op, err: err} // nothing sent
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		sent := !neverSent(err)

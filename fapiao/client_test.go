@@ -442,3 +442,25 @@ func TestOversizedAnswerRefused(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestCancelledContextSendsNothing(t *testing.T) {
+	s := newAPIServer(t, nil)
+	c := newTestClient(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := c.Issue(ctx, validIssue())
+	if !errors.Is(err, context.Canceled) || errors.Is(err, wxinvoice.ErrOutcomeUnknown) || len(s.requests()) != 0 {
+		t.Errorf("err = %v, %d requests", err, len(s.requests()))
+	}
+}
+
+func TestPartnerQueryParameters(t *testing.T) {
+	s := newAPIServer(t, func(*wireRequest) reply { return reply{body: `{"callback_url":"x"}`} })
+	c := newTestClient(t, s)
+	if _, err := c.GetDevelopmentConfig(context.Background(), &GetDevelopmentConfigRequest{SubMchCode: "1900000109"}); err != nil {
+		t.Fatal(err)
+	}
+	if q := s.last().RawQuery; q != "sub_mch_code=1900000109" {
+		t.Errorf("query %q", q)
+	}
+}

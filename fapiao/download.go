@@ -28,7 +28,7 @@ type DownloadRequest struct {
 	MchID       string `json:"mchid,omitempty"`     // default: the client's merchant ID
 	SubMchID    string `json:"sub_mchid,omitempty"` // appended only when set
 	OpenID      string `json:"openid"`              // CardInformation.CardOpenID from Query
-	InvoiceCode string `json:"invoice_code"`        // FapiaoNumbers.FapiaoCode
+	InvoiceCode string `json:"invoice_code"`        // FapiaoNumbers.FapiaoCode; 数电 invoices have none
 	InvoiceNo   string `json:"invoice_no"`          // FapiaoNumbers.FapiaoNumber
 	FapiaoID    string `json:"fapiao_id"`
 	MaxSize     int64  `json:"-"` // refuse files larger than this; 0: DefaultMaxDownloadSize
@@ -70,7 +70,7 @@ func (r *DownloadRequest) validate() (*url.URL, error) {
 // WeChat documents for this URL); instead the file's SM3 is checked against
 // the SM3-Digest header. On ErrDigestMismatch (also when the header is
 // missing) bytes were already written to w: do not trust them. Download is
-// not retried: call GetDownloadInfo again for a fresh URL.
+// neither retried nor redirected: call GetDownloadInfo again for a fresh URL.
 //
 // WeChat Pay API: GET {download_url}&mchid=&openid=&invoice_code=&invoice_no=&fapiao_id= (下载发票文件)
 func (c *Client) Download(ctx context.Context, req *DownloadRequest, w io.Writer) (*DownloadResponse, error) {

@@ -113,9 +113,6 @@ var (
 // do not trust (and discard) whatever was written.
 var ErrDigestMismatch = errors.New("fapiao: downloaded file does not match its SM3-Digest; do not trust the bytes written")
 
-// ErrFileTooLarge is returned by UploadFile for a file over MaxFileSize.
-var ErrFileTooLarge = errors.New("fapiao: file larger than 2 MB")
-
 // opError wraps a failure that is not an answer of WeChat Pay (transport,
 // verification, decoding) with the operation.
 type opError struct {
