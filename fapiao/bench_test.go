@@ -72,11 +72,13 @@ func BenchmarkIssueRoundTrip(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := processCPU()
 		for i := 0; i < b.N; i++ {
 			if _, err := c.Issue(ctx, req); err != nil {
 				b.Fatal(err)
 			}
 		}
+		reportCPU(b, cpu)
 	})
 	b.Run("wechatpay-go", func(b *testing.B) {
 		c, err := core.NewClient(ctx,
@@ -91,6 +93,7 @@ func BenchmarkIssueRoundTrip(b *testing.B) {
 		}
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := processCPU()
 		for i := 0; i < b.N; i++ {
 			res, err := c.Post(ctx, u, req)
 			if err != nil {
@@ -98,6 +101,7 @@ func BenchmarkIssueRoundTrip(b *testing.B) {
 			}
 			res.Response.Body.Close()
 		}
+		reportCPU(b, cpu)
 	})
 }
 
@@ -111,11 +115,13 @@ func BenchmarkSign(b *testing.B) {
 	}
 	s := &signer{mchID: "1900000001", serial: testSerial, key: testPriv}
 	b.ReportAllocs()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		if _, err := s.authorization("POST", "/v3/new-tax-control-fapiao/fapiao-applications", 1554208460, dNonce, body); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkVerify measures the verification of one signed answer (RSA
@@ -125,6 +131,8 @@ func BenchmarkVerify(b *testing.B) {
 	h := header(signAnswer(b, testPubKeyID, 1554208460, "n", nil))
 	now := time.Unix(1554208460, 0)
 	b.ReportAllocs()
+	cpu := processCPU()
+	defer reportCPU(b, cpu)
 	for i := 0; i < b.N; i++ {
 		sh, err := kr.checkHeaders(h, now, DefaultTimestampWindow)
 		if err != nil {
@@ -133,5 +141,13 @@ func BenchmarkVerify(b *testing.B) {
 		if err := sh.verifyBody(nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// reportCPU reports the process CPU time per operation since start (client,
+// in-process server and runtime together), as cpu-ns/op.
+func reportCPU(b *testing.B, start time.Duration) {
+	if start > 0 && b.N > 0 {
+		b.ReportMetric(float64(processCPU()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
