@@ -48,7 +48,7 @@ func (r *CreateCardTemplateRequest) validate() error {
 		return err
 	}
 	t := &r.CardTemplateInformation
-	if err := checkText("CardTemplateInformation.PayeeName", t.PayeeName, 32*3, false); err != nil {
+	if err := checkText("CardTemplateInformation.PayeeName", t.PayeeName, 32, false); err != nil {
 		return err
 	}
 	if err := checkText("CardTemplateInformation.LogoURL", t.LogoURL, 1024, true); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sensitive is a personal field that travels encrypted (phone, email,
@@ -124,9 +125,6 @@ func (b *BuyerInformation) validate(field string) error {
 	if err := checkText(field+".Name", b.Name, 256, true); err != nil {
 		return err
 	}
-	if b.Type == BuyerOrganization && b.TaxpayerID == "" {
-		return newValidation(field+".TaxpayerID", "is required for an ORGANIZATION buyer")
-	}
 	if b.Amount < 0 {
 		return newValidation(field+".Amount", "must not be negative")
 	}
@@ -170,7 +168,9 @@ func (c *Client) openBuyer(b *BuyerInformation) error {
 	return nil
 }
 
-// checkText checks a string field's presence and length in bytes.
+// checkText checks a string field's presence and length in characters
+// (WeChat's string(N); counting characters, not bytes, never refuses a
+// value WeChat may accept).
 func checkText(field, v string, maxLen int, required bool) error {
 	if v == "" {
 		if required {
@@ -178,8 +178,8 @@ func checkText(field, v string, maxLen int, required bool) error {
 		}
 		return nil
 	}
-	if maxLen > 0 && len(v) > maxLen {
-		return newValidation(field, "is %d bytes; at most %d", len(v), maxLen)
+	if n := utf8.RuneCountInString(v); maxLen > 0 && n > maxLen {
+		return newValidation(field, "is %d characters; at most %d", n, maxLen)
 	}
 	return nil
 }
