@@ -99,7 +99,7 @@ type Ability struct {
 // status. It uses GET, as the OpenAPI description says (one peer SDK uses
 // POST).
 //
-// WeChat Pay API: GET /v3/new-tax-control-fapiao/merchant/{sub_mchid}/check-status (查询子商户开票功能状态)
+// WeChat Pay API: GET /v3/new-tax-control-fapiao/merchant/{sub_mchid}/check-status
 func (c *Client) GetSubMerchantStatus(ctx context.Context, req *GetSubMerchantStatusRequest) (*SubMerchantStatus, error) {
 	if req == nil {
 		return nil, newValidation("GetSubMerchantStatusRequest", "must not be nil")
@@ -335,7 +335,7 @@ func (c *Client) issueDigital(ctx context.Context, v digitalVariant, req *Digita
 // the result comes as FAPIAO.ISSUED and through Query. Not replayed when
 // the outcome is unknown.
 //
-// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-general (开具数电发票 通用行业)
+// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-general (开具通用行业电子发票)
 func (c *Client) IssueGeneral(ctx context.Context, req *DigitalIssueRequest) (*AcceptedResponse, error) {
 	return c.issueDigital(ctx, variantGeneral, req)
 }
@@ -344,7 +344,7 @@ func (c *Client) IssueGeneral(ctx context.Context, req *DigitalIssueRequest) (*A
 // invoice; every item needs PassengerInformation, whose CertificateNumber
 // is encrypted. Not replayed when the outcome is unknown.
 //
-// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-passenger-transport (开具数电发票 旅客运输服务)
+// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-passenger-transport
 func (c *Client) IssuePassengerTransport(ctx context.Context, req *DigitalIssueRequest) (*AcceptedResponse, error) {
 	return c.issueDigital(ctx, variantPassenger, req)
 }
@@ -353,7 +353,7 @@ func (c *Client) IssuePassengerTransport(ctx context.Context, req *DigitalIssueR
 // needs RefinedOilInformation and Unit TON or LETER. Not replayed when the
 // outcome is unknown.
 //
-// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-refined-oil (开具数电发票 成品油)
+// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/issue-refined-oil
 func (c *Client) IssueRefinedOil(ctx context.Context, req *DigitalIssueRequest) (*AcceptedResponse, error) {
 	return c.issueDigital(ctx, variantRefinedOil, req)
 }
@@ -362,7 +362,7 @@ func (c *Client) IssueRefinedOil(ctx context.Context, req *DigitalIssueRequest) 
 // invoice; every item needs RealEstateLeasingInformation, whose
 // CertificateNo is encrypted. Not replayed when the outcome is unknown.
 //
-// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/real-estate-leasing (开具数电发票 不动产经营租赁)
+// WeChat Pay API: POST /v3/new-tax-control-fapiao/fapiao-applications/real-estate-leasing
 func (c *Client) IssueRealEstateLeasing(ctx context.Context, req *DigitalIssueRequest) (*AcceptedResponse, error) {
 	return c.issueDigital(ctx, variantRealEstate, req)
 }
@@ -390,7 +390,7 @@ type PartnerInviteURL struct {
 // GetPartnerInviteURL (partner) returns a link inviting a merchant to
 // authorise this partner for invoicing. OperateUser is encrypted.
 //
-// WeChat Pay API: GET /v3/new-tax-control-fapiao/fapiaomerchant/getspinviteurl (获取服务商邀请链接)
+// WeChat Pay API: GET /v3/new-tax-control-fapiao/fapiaomerchant/getspinviteurl (获取开通服务商电子发票能力邀请链接)
 func (c *Client) GetPartnerInviteURL(ctx context.Context, req *GetPartnerInviteURLRequest) (*PartnerInviteURL, error) {
 	if req == nil {
 		return nil, newValidation("GetPartnerInviteURLRequest", "must not be nil")
@@ -438,7 +438,7 @@ func (c *Client) GetPartnerInviteURL(ctx context.Context, req *GetPartnerInviteU
 // ListInvitedMerchantsRequest is the request of ListInvitedMerchants.
 type ListInvitedMerchantsRequest struct {
 	QueryTimeStart  string `json:"query_time_start"` // RFC 3339
-	QueryTimeEnd    string `json:"query_time_end"`
+	QueryTimeEnd    string `json:"query_time_end"` // at most 7 days after QueryTimeStart
 	Offset          int    `json:"offset"`
 	Limit           int    `json:"limit"`
 	InviteCode      string `json:"invite_code,omitempty"`
@@ -469,7 +469,7 @@ type InvitedMerchant struct {
 // ListInvitedMerchants (partner) lists the merchants invited with
 // GetPartnerInviteURL and their outcome.
 //
-// WeChat Pay API: GET /v3/new-tax-control-fapiao/fapiaomerchant/listspinvitemchinfo (查询服务商邀请的商户信息)
+// WeChat Pay API: GET /v3/new-tax-control-fapiao/fapiaomerchant/listspinvitemchinfo (获取邀请开通的商户信息)
 func (c *Client) ListInvitedMerchants(ctx context.Context, req *ListInvitedMerchantsRequest) (*InvitedMerchants, error) {
 	if req == nil {
 		return nil, newValidation("ListInvitedMerchantsRequest", "must not be nil")
