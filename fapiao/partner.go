@@ -438,7 +438,7 @@ func (c *Client) GetPartnerInviteURL(ctx context.Context, req *GetPartnerInviteU
 // ListInvitedMerchantsRequest is the request of ListInvitedMerchants.
 type ListInvitedMerchantsRequest struct {
 	QueryTimeStart  string `json:"query_time_start"` // RFC 3339
-	QueryTimeEnd    string `json:"query_time_end"` // at most 7 days after QueryTimeStart
+	QueryTimeEnd    string `json:"query_time_end"`   // at most 7 days after QueryTimeStart
 	Offset          int    `json:"offset"`
 	Limit           int    `json:"limit"`
 	InviteCode      string `json:"invite_code,omitempty"`
