@@ -464,3 +464,20 @@ func TestPartnerQueryParameters(t *testing.T) {
 		t.Errorf("query %q", q)
 	}
 }
+
+// TestEscapedPathIsSignedAsSent: an application id with | and * travels
+// escaped in the path, and the signature covers the escaped form.
+func TestEscapedPathIsSignedAsSent(t *testing.T) {
+	s := newAPIServer(t, func(*wireRequest) reply { return reply{body: `{"total_count":0,"fapiao_information":[]}`} })
+	c := newTestClient(t, s)
+	if _, err := c.Query(context.Background(), &QueryRequest{FapiaoApplyID: "a|b*c-1_2"}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.last()
+	if r.Path != "/v3/new-tax-control-fapiao/fapiao-applications/a%7Cb%2Ac-1_2" && r.Path != "/v3/new-tax-control-fapiao/fapiao-applications/a%7Cb*c-1_2" {
+		t.Errorf("path %s", r.Path)
+	}
+	if r.AuthErr != nil {
+		t.Errorf("signature over the escaped path: %v", r.AuthErr)
+	}
+}
