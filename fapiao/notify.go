@@ -138,6 +138,12 @@ type FapiaoStatus struct {
 // verifies the signature over the raw body, and opens the resource with
 // AEAD_AES_256_GCM under the APIv3 key. Every such failure gets the same
 // answer (401 with {"code":"FAIL","message":"失败"}) and runs no callback.
+//
+// Other answers: 204 (no body) when the callback succeeded or the
+// notification was already processed; 500 with the FAIL body when the
+// callback failed or panicked; 503 with the FAIL body when the Deduper
+// failed, or while another delivery of the same notification is still
+// running; 405 for a method other than POST. WeChat retries every 4xx/5xx.
 type NotifyHandler struct {
 	key     []byte
 	keys    *keyring
