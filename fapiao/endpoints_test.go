@@ -74,6 +74,15 @@ func TestFixturesDecodeIntoTypes(t *testing.T) {
 	if len(st.DigitalTaxMode.BillingPersonInfo) != 1 || st.DigitalTaxMode.BillingPersonInfo[0].Name != "张伟" {
 		t.Errorf("billing persons = %+v", st.DigitalTaxMode.BillingPersonInfo)
 	}
+	// SKIT's resource sample mixes USER_APPLIED and the other events: each
+	// event type takes its own fields from it.
+	var ua UserAppliedEvent
+	var fe FapiaoEvent
+	readJSON(t, "callback_fapiao_resource_skit.json", &ua)
+	readJSON(t, "callback_fapiao_resource_skit.json", &fe)
+	if ua.ApplyTime != "2020-07-01T12:00:00+08:00" || len(fe.FapiaoInformation) != 1 || fe.FapiaoInformation[0].CardStatus != CardInserted {
+		t.Errorf("skit resource: %+v %+v", ua, fe)
+	}
 	var one BillingPersons
 	if err := json.Unmarshal([]byte(`{"id":"1","name":"a"}`), &one); err != nil || len(one) != 1 || one[0].ID != "1" {
 		t.Errorf("object form = %+v, %v", one, err)
