@@ -241,6 +241,9 @@ func (failingStore) GetToken(context.Context, string) (Token, bool, error) {
 	return Token{}, false, errStoreDown
 }
 func (failingStore) SetToken(context.Context, string, Token) error { return errStoreDown }
+func (failingStore) SwapToken(context.Context, string, string, Token) (bool, error) {
+	return false, errStoreDown
+}
 func (failingStore) InvalidateToken(context.Context, string, string) error {
 	return errStoreDown
 }
@@ -312,7 +315,7 @@ func TestTokenStoreLockHolderGivesUp(t *testing.T) {
 	tok, err := c.AccessToken(bg)
 	require.NoError(t, err)
 	require.Equal(t, testToken, tok)
-	require.Less(t, time.Since(start), 2*time.Second, "took the lock over instead of waiting 10 s")
+	require.Less(t, time.Since(start), 2*time.Second, "took the lock over instead of waiting for it to expire")
 	stored, ok, _ := store.GetToken(bg, "access_token:"+testAppID)
 	require.True(t, ok)
 	require.Equal(t, testToken, stored.Value)
@@ -353,8 +356,8 @@ func TestForceRefreshLimitSharedThroughStore(t *testing.T) {
 
 func TestMemoryStoreSwapToken(t *testing.T) {
 	t.Parallel()
-	s := NewMemoryTokenStore().(TokenSwapper)
-	store := s.(TokenStore)
+	s := NewMemoryTokenStore()
+	store := s
 	ok, err := s.SwapToken(bg, "k", "", Token{Value: "a"})
 	require.NoError(t, err)
 	require.True(t, ok, "a missing token counts as empty")
