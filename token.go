@@ -387,10 +387,11 @@ func (tc *tokenCache) fetch(ctx context.Context) (fetched, error) {
 	return tc.fromSourceAndStore(ctx, rejected)
 }
 
-// timedOut reports whether err is a store call that ran out of time while
-// the fetch itself still had some.
+// timedOut reports whether err is a store call that ran out of time (its
+// deadline, or a network timeout) while the fetch itself still had some.
 func (tc *tokenCache) timedOut(ctx context.Context, err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+	var ne interface{ Timeout() bool }
+	return ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout())
 }
 
 // fromStore reads the shared token and reports whether it may be adopted.
