@@ -61,10 +61,12 @@ func (s staticSource) Token(context.Context) (Token, error) { return Token{Value
 // Keys are chosen by the SDK (e.g. "access_token:<appid>"); implementations
 // store the Token as is. All methods must be safe for concurrent use.
 //
-// The SDK bounds every call with a deadline of its own (5 s) and recovers a
-// panic in it: a call that fails, panics or does not return in time counts as
-// the store being unavailable, and the Client then fetches its token itself
-// (logging a warning) instead of failing.
+// A Client's token cache bounds each call it makes with a deadline of its
+// own (5 s) and recovers a panic in it: a call that fails, panics or does
+// not return in time counts as the store being unavailable, and the Client
+// then fetches its token itself (logging a warning) instead of failing. (A
+// Component's reads and writes of refresh tokens and tickets run under the
+// caller's ctx.)
 type TokenStore interface {
 	// GetToken returns the token stored under key; ok is false when there is none.
 	GetToken(ctx context.Context, key string) (tok Token, ok bool, err error)
