@@ -483,10 +483,8 @@ func (b *syncBuffer) String() string {
 type panicSource struct{ calls atomic.Int64 }
 
 func (s *panicSource) Token(context.Context) (Token, error) {
-	s.calls.Add(1)
-	var m map[string]int
-	m["boom"]++ // nil map write: a runtime panic
-	return Token{}, nil
+	var tokens []Token
+	return tokens[s.calls.Add(1)], nil // index out of range: a runtime panic
 }
 
 // panickyStore panics in the method named in its field, else behaves as a
