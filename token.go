@@ -213,6 +213,22 @@ func clampLifetime(tok Token, start time.Time) Token {
 	return tok
 }
 
+// defaultTokenLifetime is the documented lifetime of WeChat's access tokens,
+// tickets and authorizer tokens (expires_in 7200).
+const defaultTokenLifetime = 7200 * time.Second
+
+// tokenLifetime converts an expires_in in seconds to a lifetime. Zero or
+// negative (absent) and absurd values (beyond maxTokenLifetime, where
+// 18446744074 s would overflow a time.Duration to 0.29 s) mean the documented
+// 7200 s; any other value is taken as is (tokenCache clamps and scales its
+// margins for short ones).
+func tokenLifetime(expiresIn int64) time.Duration {
+	if expiresIn <= 0 || expiresIn > int64(maxTokenLifetime/time.Second) {
+		return defaultTokenLifetime
+	}
+	return time.Duration(expiresIn) * time.Second
+}
+
 // tokenCache is the Client's access-token cache: one fetch in flight however
 // many callers wait, compare-and-invalidate on rejection, optional sharing
 // through a TokenStore. Safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -715,4 +716,16 @@ func TestMemoryStoreLockHeldUntilUnlock(t *testing.T) {
 	_, ok, _ = s.LockToken(bg, "k", time.Millisecond)
 	require.False(t, ok)
 	u2()
+}
+
+func TestTokenLifetime(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[int64]time.Duration{
+		7200: 7200 * time.Second, 20: 20 * time.Second, 1: time.Second,
+		0: 7200 * time.Second, -5: 7200 * time.Second,
+		86400: 24 * time.Hour, 86401: 7200 * time.Second,
+		18446744074: 7200 * time.Second, math.MaxInt64: 7200 * time.Second,
+	} {
+		require.Equal(t, want, tokenLifetime(in), "expires_in %d", in)
+	}
 }
