@@ -678,26 +678,15 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 }
 
 // replaceRefreshToken stores nrt in place of the spent refresh token old,
-// unless another one was stored meanwhile. With a TokenSwapper store this is
-// one atomic compare-and-swap; otherwise a read, then a write (an unreadable
-// store means: write, rather than risk losing nrt).
+// unless another one was stored meanwhile (one atomic compare-and-swap).
 func (cp *Component) replaceRefreshToken(ctx context.Context, authorizer, old, nrt string) error {
 	key := cp.refreshKey(authorizer)
-	swapped := true
-	write := func() error { return cp.store.SetToken(ctx, key, Token{Value: nrt}) }
-	if sw, ok := cp.store.(TokenSwapper); ok {
-		write = func() (err error) {
-			swapped, err = sw.SwapToken(ctx, key, old, Token{Value: nrt})
-			return err
-		}
-	} else if cur, ok, err := cp.store.GetToken(ctx, key); err == nil && ok && cur.Value != "" && cur.Value != old {
-		swapped = false
-		write = nil
-	}
-	if write != nil {
-		if err := cp.retryStoreWrite(ctx, authorizer, write); err != nil {
-			return err
-		}
+	var swapped bool
+	if err := cp.retryStoreWrite(ctx, authorizer, func() (err error) {
+		swapped, err = cp.store.SwapToken(ctx, key, old, Token{Value: nrt})
+		return err
+	}); err != nil {
+		return err
 	}
 	if !swapped {
 		cp.logger.Warn("wxinvoice: a newer authorizer_refresh_token was stored during a refresh; keeping it", "authorizer", authorizer)

@@ -416,7 +416,7 @@ func TestComponentRefreshTokenRotation(t *testing.T) {
 	require.Equal(t, []string{"rt-1", "rt-2"}, seen)
 }
 
-// prefixFailStore fails SetToken for keys with the given prefix.
+// prefixFailStore fails SetToken and SwapToken for keys with the given prefix.
 type prefixFailStore struct {
 	TokenStore
 	prefix string
@@ -427,6 +427,13 @@ func (s *prefixFailStore) SetToken(ctx context.Context, key string, tok Token) e
 		return errors.New("store down")
 	}
 	return s.TokenStore.SetToken(ctx, key, tok)
+}
+
+func (s *prefixFailStore) SwapToken(ctx context.Context, key, old string, tok Token) (bool, error) {
+	if s.prefix != "" && strings.HasPrefix(key, s.prefix) {
+		return false, errors.New("store down")
+	}
+	return s.TokenStore.SwapToken(ctx, key, old, tok)
 }
 
 func TestComponentRefreshTokenStoredBeforeUse(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -129,7 +131,14 @@ func TestInstancesShareOneToken(t *testing.T) {
 	r := startRedis(t)
 	srv := wxinvoicetest.NewServer()
 	t.Cleanup(srv.Close)
-	ins := []*instance{newInstance(t, srv, r), newInstance(t, srv, r), newInstance(t, srv, r)}
+	// The Store's per-operation timeout is generous here: this test is about
+	// coordination on a healthy Redis, and a Redis operation that a loaded
+	// machine (-race, parallel packages) delays past the default 2 s makes
+	// an instance fall back to its own fetch, by design (see TestRedisOutage
+	// and TestSilentRedisHonoursDeadline for that path). The Client's own
+	// bound on a store call (5 s) still applies.
+	slow := redisstore.WithTimeout(time.Minute)
+	ins := []*instance{newInstance(t, srv, r, slow), newInstance(t, srv, r, slow), newInstance(t, srv, r, slow)}
 	const calls = 300
 
 	tokens := map[string]bool{}
@@ -194,6 +203,86 @@ func TestInstancesShareOneToken(t *testing.T) {
 	for i, in := range ins {
 		require.NotContains(t, in.log.String(), "level=WARN", "instance %d logged a warning", i)
 	}
+}
+
+const deadHolderEnv = "WXINVOICE_TEST_DEAD_HOLDER" // redis addr|appid|base URL
+
+// TestDeadLockHolder: an instance takes the token lock and dies (SIGKILL)
+// in the middle of its fetch. A fresh instance has a token within 15 s (the
+// lock outlives its dead holder by at most 10 s) and fetches it once.
+func TestDeadLockHolder(t *testing.T) {
+	if v := os.Getenv(deadHolderEnv); v != "" {
+		deadHolderChild(t, v)
+		return
+	}
+	t.Parallel()
+	r := startRedis(t)
+	srv := wxinvoicetest.NewServer()
+	t.Cleanup(srv.Close)
+
+	// The dying instance's WeChat never answers its token request.
+	asked, done := make(chan struct{}, 1), make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-done:
+		}
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(done) }) // runs first
+
+	child := exec.Command(os.Args[0], "-test.run=^TestDeadLockHolder$", "-test.count=1")
+	child.Env = append(os.Environ(), deadHolderEnv+"="+r.Addr+"|"+srv.AppID+"|"+hang.URL)
+	var out strings.Builder
+	child.Stdout, child.Stderr = &out, &out
+	require.NoError(t, child.Start())
+	exited := make(chan struct{})
+	go func() { _ = child.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = child.Process.Kill(); <-exited })
+	select {
+	case <-asked:
+	case <-exited:
+		t.Fatalf("the holder exited before fetching: %s", out.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("the holder never asked for a token")
+	}
+	s := redisstore.New(r.Client())
+	n, err := r.Client().Exists(context.Background(), s.LockKey("access_token:"+srv.AppID)).Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n, "the holder holds the lock while it fetches")
+	require.NoError(t, child.Process.Kill())
+	<-exited
+	killed := time.Now()
+
+	fresh := newInstance(t, srv, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	tok, err := fresh.client.AccessToken(ctx)
+	require.NoError(t, err, "a dead holder's lock stalled a fresh instance")
+	t.Logf("a fresh instance's token %v after the holder died", time.Since(killed).Round(time.Millisecond))
+	require.NotEmpty(t, tok)
+	require.Equal(t, 1, srv.TokenFetches(), "one fetch")
+	stored, ok := storedToken(t, fresh.store, srv.AppID)
+	require.True(t, ok)
+	require.Equal(t, tok, stored)
+}
+
+// deadHolderChild is the instance that dies: it fetches under the lock from
+// a WeChat that never answers, until the parent kills it.
+func deadHolderChild(t *testing.T, v string) {
+	parts := strings.SplitN(v, "|", 3)
+	require.Len(t, parts, 3)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{parts[0]}, ContextTimeoutEnabled: true})
+	c, err := wxinvoice.New(parts[1], "secret", wxinvoice.WithBaseURL(parts[2]),
+		wxinvoice.WithTokenStore(redisstore.New(rdb)), wxinvoice.WithRetryPolicy(wxinvoice.RetryPolicy{MaxAttempts: 1}))
+	require.NoError(t, err)
+	_, _ = c.AccessToken(context.Background())
+	t.Fatal("the fetch returned before the parent killed this process")
 }
 
 // TestInstancesDedupePushes: two EventHandlers (two instances) sharing one

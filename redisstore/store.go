@@ -20,7 +20,7 @@
 // Key layout, with the default prefix "wxinvoice:":
 //
 //	wxinvoice:token:<key>   hash {value, expires_at}: the shared token; Redis TTL = ExpiresAt + 1 min
-//	wxinvoice:lock:<key>    string (random owner id): the refresh lock, SET NX PX
+//	wxinvoice:lock:<key>    string (random owner id): the refresh lock, SET NX PX 10 s, renewed by its holder
 //	wxinvoice:dedupe:<key>  string "1": a processed push, SET NX PX with the handler's DedupeTTL
 //
 // When Redis is unreachable every method returns an error (bounded by
@@ -44,8 +44,9 @@ const (
 	DefaultKeyPrefix = "wxinvoice:"
 	// DefaultTimeout bounds each Redis operation of the Store (see WithTimeout).
 	DefaultTimeout = 2 * time.Second
-	// DefaultLockTTL is how long a token lock lasts when LockToken is given
-	// no positive ttl (the Client always gives one: 10 s).
+	// DefaultLockTTL is how long a token lock outlives a holder that stopped
+	// renewing it when LockToken is given no positive ttl (the Client always
+	// gives one: 10 s).
 	DefaultLockTTL = 10 * time.Second
 	// TokenGrace is how long a stored token's key outlives the token's
 	// ExpiresAt before Redis deletes it.
@@ -66,9 +67,8 @@ type Store struct {
 }
 
 var (
-	_ wxinvoice.TokenStore   = (*Store)(nil)
-	_ wxinvoice.TokenSwapper = (*Store)(nil)
-	_ wxinvoice.Deduper      = (*Store)(nil)
+	_ wxinvoice.TokenStore = (*Store)(nil)
+	_ wxinvoice.Deduper    = (*Store)(nil)
 )
 
 // Option configures a Store in New.
@@ -88,11 +88,13 @@ func WithKeyPrefix(p string) Option { return func(s *Store) { s.prefix = p } }
 // ReadTimeout, 3 s by default, does).
 func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d } }
 
-// WithLockTTL makes every token lock last d, whatever ttl LockToken is given
-// (zero or negative: the caller's ttl, DefaultLockTTL if it gives none). A
-// lock whose holder dies is free again after that long; other instances wait
-// for the holder's token until then, or until their own wait ends (10 s for
-// a Client), and then fetch themselves.
+// WithLockTTL makes every token lock outlive its holder by at most d,
+// whatever ttl LockToken is given (zero or negative: the caller's ttl,
+// DefaultLockTTL if it gives none). The holder renews its lock every d/3
+// until it unlocks, so a live holder keeps it however long its fetch takes,
+// and the lock of a holder that died is free again within d: the other
+// instances wait for the holder's token until then and then fetch
+// themselves.
 func WithLockTTL(d time.Duration) Option { return func(s *Store) { s.lockTTL = d } }
 
 // New returns a Store on rdb. rdb may be a single-node, Sentinel or Cluster

@@ -144,14 +144,18 @@ func TestLockTokenOwnership(t *testing.T) {
 	require.Nil(t, unlock)
 	require.Less(t, time.Since(start), time.Second, "LockToken must not wait for the holder")
 
-	// Holder 1 is slow: its lock expires and holder 2 takes it.
-	var unlock2 func()
-	require.Eventually(t, func() bool {
-		u, ok, err := s.LockToken(ctx, tokKey, 10*time.Second)
-		require.NoError(t, err)
-		unlock2 = u
-		return ok
-	}, 5*time.Second, 20*time.Millisecond)
+	// Holder 1 loses its lock (evicted, or expired while its renewals
+	// failed) and holder 2 takes it.
+	require.NoError(t, rdb.Del(ctx, s.LockKey(tokKey)).Err())
+	unlock2, ok, err := s.LockToken(ctx, tokKey, 10*time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	// Holder 1's renewals stop without touching holder 2's lock: after
+	// several of holder 1's renewal periods the TTL is still holder 2's.
+	time.Sleep(time.Second)
+	pttl, err = rdb.PTTL(ctx, s.LockKey(tokKey)).Result()
+	require.NoError(t, err)
+	require.Greater(t, pttl, 5*time.Second, "holder 1 renewed holder 2's lock")
 
 	// Holder 1's late unlock must not release holder 2's lock.
 	unlock1()
@@ -193,6 +197,45 @@ func TestLockTokenOwnership(t *testing.T) {
 	acquired.Wait()
 	require.Equal(t, 1, n, "exactly one of 20 concurrent callers holds the lock")
 	unlocks[0]()
+}
+
+// TestLockRenewedWhileHeld: a live holder keeps its lock however long it
+// works (its Store renews it); a holder that died (its renewals stopped:
+// here its Redis connection is gone) loses it within the ttl.
+func TestLockRenewedWhileHeld(t *testing.T) {
+	t.Parallel()
+	r := startRedis(t)
+	ctx := context.Background()
+	const ttl = time.Second
+	other := redisstore.New(r.Client())
+
+	holder := redisstore.New(r.Client())
+	unlock, ok, err := holder.LockToken(ctx, tokKey, ttl)
+	require.NoError(t, err)
+	require.True(t, ok)
+	time.Sleep(3 * ttl)
+	_, ok, err = other.LockToken(ctx, tokKey, ttl)
+	require.NoError(t, err)
+	require.False(t, ok, "the live holder's lock expired")
+	unlock()
+	u, ok, err := other.LockToken(ctx, tokKey, ttl)
+	require.NoError(t, err)
+	require.True(t, ok, "unlock releases it")
+	u()
+
+	deadRdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{r.Addr}, ContextTimeoutEnabled: true})
+	dead := redisstore.New(deadRdb)
+	_, ok, err = dead.LockToken(ctx, tokKey, ttl)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, deadRdb.Close()) // the holder's process is gone: no renewal, no unlock
+	require.Eventually(t, func() bool {
+		u, ok, err := other.LockToken(ctx, tokKey, ttl)
+		if err == nil && ok {
+			u()
+		}
+		return ok
+	}, 10*ttl, 20*time.Millisecond, "a dead holder's lock outlived its ttl")
 }
 
 func TestLockTTLOption(t *testing.T) {

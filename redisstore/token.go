@@ -53,6 +53,15 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `)
 
+// renewScript sets the lock KEYS[1] to expire in ARGV[2] ms only if ARGV[1]
+// still owns it.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+`)
+
 // unlockScript deletes the lock KEYS[1] only if ARGV[1] still owns it.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -101,7 +110,7 @@ func (s *Store) SetToken(ctx context.Context, key string, tok wxinvoice.Token) e
 
 // SwapToken replaces the token under key with tok only while its value is
 // still old (a missing token counts as ""), atomically (a Lua script). It
-// implements wxinvoice.TokenSwapper.
+// implements wxinvoice.TokenStore.
 func (s *Store) SwapToken(ctx context.Context, key, old string, tok wxinvoice.Token) (bool, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
@@ -136,9 +145,12 @@ func (s *Store) InvalidateToken(ctx context.Context, key, rejected string) error
 
 // LockToken tries to take the refresh lock of key (SET LockKey(key) <random>
 // NX PX ttl). It reports acquired=false at once when another holder has it.
-// unlock, which may be called more than once, deletes the lock only if this
-// caller still owns it (a Lua compare-and-delete), so that a holder whose
-// lock expired never releases its successor's. It implements
+// Once acquired, the lock is renewed for ttl every ttl/3 (a Lua
+// compare-and-PEXPIRE) until unlock is called, so that it lasts as long as
+// its holder needs it and ends within ttl of the holder's death. unlock,
+// which may be called more than once, stops the renewal and deletes the lock
+// only if this caller still owns it (a Lua compare-and-delete), so that a
+// holder whose lock expired never releases its successor's. It implements
 // wxinvoice.TokenStore.
 func (s *Store) LockToken(ctx context.Context, key string, ttl time.Duration) (unlock func(), acquired bool, err error) {
 	if s.lockTTL > 0 {
@@ -146,7 +158,7 @@ func (s *Store) LockToken(ctx context.Context, key string, ttl time.Duration) (u
 	} else if ttl <= 0 {
 		ttl = DefaultLockTTL
 	}
-	ttl = max(ttl, time.Millisecond)
+	ttl = max(ttl, 3*time.Millisecond)
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, false, fmt.Errorf("redisstore: lock token: %w", err)
@@ -163,9 +175,14 @@ func (s *Store) LockToken(ctx context.Context, key string, ttl time.Duration) (u
 	if !ok {
 		return nil, false, nil
 	}
+	stop := make(chan struct{})
+	stopped := make(chan struct{})
+	go s.renewLock(lockKey, owner, ttl, stop, stopped)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			close(stop)
+			<-stopped // no renewal after the delete
 			// unlock has no ctx: bound it by the Store's timeout (or the
 			// lock's own life, after which releasing is moot).
 			d := s.timeout
@@ -177,4 +194,32 @@ func (s *Store) LockToken(ctx context.Context, key string, ttl time.Duration) (u
 			_ = unlockScript.Run(uctx, s.rdb, []string{lockKey}, owner).Err() // failure: the lock expires by itself
 		})
 	}, true, nil
+}
+
+// renewLock extends the lock lockKey of owner to ttl every ttl/3 until stop
+// is closed or the lock is found lost (expired, taken by another holder).
+// A failed renewal is retried at the next tick: the lock ends ttl after the
+// last one that succeeded.
+func (s *Store) renewLock(lockKey, owner string, ttl time.Duration, stop <-chan struct{}, stopped chan<- struct{}) {
+	defer close(stopped)
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	ms := strconv.FormatInt(ttl.Milliseconds(), 10)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		d := s.timeout
+		if d <= 0 || d > ttl/3 {
+			d = ttl / 3
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		n, err := renewScript.Run(ctx, s.rdb, []string{lockKey}, owner, ms).Int()
+		cancel()
+		if err == nil && n == 0 {
+			return // lost: never renew another holder's lock
+		}
+	}
 }

@@ -6,7 +6,7 @@
 //	go run ./examples/multiinstance     # REDIS_ADDR=host:port to use another one
 //
 // REDIS_ADDR defaults to 127.0.0.1:6379; several comma-separated addresses
-// select a Redis Cluster. When Redis is unreachable the command says so and
+// select a Redis Cluster; REDIS_PASSWORD is sent when set. When Redis is unreachable the command says so and
 // exits with status 1. Its keys live under a prefix of their own and are
 // deleted at the end.
 package main
@@ -60,7 +60,17 @@ func run(ctx context.Context, addr string, out io.Writer) error {
 	defer cancel()
 	addrs := strings.Split(addr, ",")
 	newRedis := func() redis.UniversalClient {
-		return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, ContextTimeoutEnabled: true})
+		// The options a production instance needs; see docs/multi-instance.md.
+		return redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs:                 addrs,
+			Password:              os.Getenv("REDIS_PASSWORD"),
+			ContextTimeoutEnabled: true,            // ctx deadlines interrupt a Redis that stopped answering
+			DialTimeout:           2 * time.Second, // connecting to a Redis that is down
+			ReadTimeout:           3 * time.Second, // calls without a ctx deadline
+			WriteTimeout:          3 * time.Second,
+			PoolSize:              20,              // connections per instance
+			PoolTimeout:           4 * time.Second, // waiting for a free connection
+		})
 	}
 
 	// Fail early and clearly when Redis is not there.
