@@ -256,7 +256,11 @@ func TestEventDedupeLeaseRenewedWhileCallbackRuns(t *testing.T) {
 	<-entered
 	for range 3 {
 		advance(mem.lease * 2 / 3)
-		g.allow <- struct{}{}
+		select {
+		case g.allow <- struct{}{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler does not renew the lease while the callback runs")
+		}
 		require.True(t, <-g.renewed, "the owner's renewal of its live lease")
 	}
 	// 2×lease since the claim: alive only through the renewals.
