@@ -98,7 +98,9 @@ func newDedupeOwner() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(b[:]), nil
+	var x [32]byte
+	hex.Encode(x[:], b[:])
+	return string(x[:]), nil
 }
 
 // runOnce runs fn for the push named key unless the Deduper says the push is
@@ -159,8 +161,12 @@ func (h *EventHandler) runOnce(w http.ResponseWriter, r *http.Request, key strin
 	err = h.runLeased(ctx, key, owner, fn)
 	// WeChat may have hung up while the callback ran: record the outcome
 	// anyway.
-	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
+	after := ctx
+	if err != nil || ctx.Err() != nil {
+		var cancel context.CancelFunc
+		after, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
 	if err != nil {
 		h.logDedupe(ctx, "wxinvoice: event callback failed; asking WeChat to retry", key, err)
 		if rerr := h.deduper.Release(after, key, owner); rerr != nil {
@@ -188,47 +194,94 @@ func (h *EventHandler) runLeased(ctx context.Context, key, owner string, fn func
 	return fn(ctx)
 }
 
-// keepLease renews owner's lease on key every third of the Deduper's Lease
-// until stop is called; stop returns once no renewal is running. Failures
-// are logged; the callback is never interrupted.
+// leaseKeeper renews owner's lease on key every third of the Deduper's
+// Lease until stop, from a timer, so that a callback that ends before the
+// first renewal costs no goroutine. Failures are logged; the callback is
+// never interrupted.
+type leaseKeeper struct {
+	h            *EventHandler
+	ctx          context.Context // the request's: values for the Deduper and the log
+	key, owner   string
+	lease, every time.Duration
+
+	mu       sync.Mutex
+	stopped  bool
+	timer    *time.Timer
+	cancel   context.CancelFunc // of the renewal in flight, if any
+	inflight sync.WaitGroup
+}
+
+// keepLease starts renewing owner's lease on key; stop ends it and returns
+// once no renewal is running.
 func (h *EventHandler) keepLease(ctx context.Context, key, owner string) (stop func()) {
 	lease := h.deduper.Lease()
-	every := lease / 3
-	if every <= 0 {
+	if lease/3 <= 0 {
 		return func() {}
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		defer func() {
-			if v := recover(); v != nil {
-				h.logDedupe(ctx, "wxinvoice: deduper renew panicked; the lease is no longer renewed", key, errors.New("panic"))
-			}
-		}()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-rctx.Done():
-				return
-			case <-t.C:
-			}
-			c, cc := context.WithTimeout(rctx, lease)
-			ok, err := h.deduper.Renew(c, key, owner)
-			cc()
-			switch {
-			case rctx.Err() != nil:
-				return
-			case err != nil:
-				h.logDedupe(ctx, "wxinvoice: deduper renew failed; the callback goes on, a retry after the lease ends may run it again", key, err)
-			case !ok:
-				h.logDedupe(ctx, "wxinvoice: dedupe lease lost while the callback runs; a retry may run it again", key, nil)
-				return
-			}
+	k := &leaseKeeper{h: h, ctx: ctx, key: key, owner: owner, lease: lease, every: lease / 3}
+	k.mu.Lock()
+	k.timer = time.AfterFunc(k.every, k.fire)
+	k.mu.Unlock()
+	return k.stop
+}
+
+func (k *leaseKeeper) stop() {
+	k.mu.Lock()
+	k.stopped = true
+	k.timer.Stop()
+	if k.cancel != nil {
+		k.cancel()
+	}
+	k.mu.Unlock()
+	k.inflight.Wait()
+}
+
+// fire renews the lease once and schedules the next renewal.
+func (k *leaseKeeper) fire() {
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(k.ctx), k.lease)
+	k.cancel = cancel
+	k.inflight.Add(1)
+	k.mu.Unlock()
+	defer k.inflight.Done()
+
+	again := k.renew(rctx)
+	cancel()
+	k.mu.Lock()
+	k.cancel = nil
+	if again && !k.stopped {
+		k.timer.Reset(k.every)
+	}
+	k.mu.Unlock()
+}
+
+// renew asks the Deduper once and reports whether to go on renewing.
+func (k *leaseKeeper) renew(ctx context.Context) (again bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			k.h.logDedupe(k.ctx, "wxinvoice: deduper renew panicked; the lease is no longer renewed", k.key, nil)
+			again = false
 		}
 	}()
-	return func() { cancel(); <-exited }
+	ok, err := k.h.deduper.Renew(ctx, k.key, k.owner)
+	k.mu.Lock()
+	stopped := k.stopped
+	k.mu.Unlock()
+	switch {
+	case stopped:
+		return false
+	case err != nil:
+		k.h.logDedupe(k.ctx, "wxinvoice: deduper renew failed; the callback goes on, a retry after the lease ends may run it again", k.key, err)
+		return true
+	case !ok:
+		k.h.logDedupe(k.ctx, "wxinvoice: dedupe lease lost while the callback runs; a retry may run it again", k.key, nil)
+		return false
+	}
+	return true
 }
 
 // logDedupe logs a dedupe or callback failure at Error, with the push's key
