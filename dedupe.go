@@ -14,9 +14,10 @@ import (
 
 // DefaultDedupeLease is how long a claim on a push lasts without renewal,
 // in NewMemoryDeduper and in redisstore.Store by default. It is shorter than
-// the 5 s WeChat waits between its retries of a push, so that a claim whose
-// owner stopped (a crashed instance, a claim a stalled store applied after
-// its caller gave up) has ended before WeChat's next retry.
+// the 5 s WeChat waits between its retries of a push, so that at most one
+// retry meets a claim whose owner stopped (a crashed instance, a claim a
+// stalled store applied after its caller gave up), and the next one runs
+// the callback.
 const DefaultDedupeLease = 4 * time.Second
 
 // ClaimStatus is the answer of Deduper.Claim.
@@ -49,9 +50,12 @@ const (
 // callback again. A lease whose owner stops renewing it ends after Lease():
 //
 //   - an instance that dies mid-callback stops renewing, so its lease ends
-//     before WeChat's next retry (Lease() < 5 s), which runs the callback;
+//     within Lease() of its last renewal; with Lease() under WeChat's 5 s
+//     between retries, at most one retry meets it (503) and the next one
+//     runs the callback;
 //   - a claim a stalled store applies after the handler gave up (and
-//     answered 503) is a lease nobody renews; it too ends within Lease();
+//     answered 503) is a lease nobody renews; it too ends within Lease() of
+//     being applied;
 //   - if the store fails while a callback runs, the handler logs each failed
 //     renewal and lets the callback finish; the lease may then end early,
 //     and a retry that arrives meanwhile runs the callback a second time (a
@@ -70,9 +74,9 @@ const (
 // in-memory default (NewMemoryDeduper) serves one process and
 // redisstore.Store serves many.
 type Deduper interface {
-	// Lease is how long a claim lasts without renewal. It must be positive
-	// and shorter than WeChat's 5 s between retries; the handler renews
-	// every third of it.
+	// Lease is how long a claim lasts without renewal. Keep it shorter than
+	// WeChat's 5 s between retries; the handler renews every third of it
+	// (a Lease under 3 ns, zero or negative included, is never renewed).
 	Lease() time.Duration
 	// Claim takes the lease on key for owner unless a live lease or a Done
 	// record exists, and reports which. An error means the answer is

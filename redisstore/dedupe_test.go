@@ -215,8 +215,12 @@ func TestDedupeLeaseRenewedDuringLongCallback(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "success", body)
 	require.EqualValues(t, 1, calls.Load())
-	_, v := dedupeRecord(t, rdb, store, "000000000010")
+	key, v := dedupeRecord(t, rdb, store, "000000000010")
 	require.Equal(t, "done", v)
+	pttl, err := rdb.PTTL(context.Background(), key).Result()
+	require.NoError(t, err)
+	require.InDelta(t, (2 * wxinvoice.DefaultEventTimestampWindow).Seconds(), pttl.Seconds(), 5,
+		"a processed push is answered success for the whole replay window")
 }
 
 // TestDedupeRedisStall: Redis stops answering (SIGSTOP) while a push
