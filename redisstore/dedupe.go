@@ -63,8 +63,9 @@ func checkOwner(op, owner string) error {
 //
 // An error means the answer is unknown; the EventHandler then answers 503
 // so that WeChat retries. If Redis applies the claim after the caller gave
-// up (a stalled or slow server), nobody renews that lease, and it ends
-// within Lease(), before WeChat's next retry.
+// up (a stalled or slow server), nobody renews that lease: it ends within
+// Lease() of being applied, so at most one of WeChat's retries (5 s apart)
+// meets it.
 func (s *Store) Claim(ctx context.Context, key, owner string) (wxinvoice.ClaimStatus, error) {
 	if err := checkOwner("claim", owner); err != nil {
 		return 0, err

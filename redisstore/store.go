@@ -102,8 +102,9 @@ func WithLockTTL(d time.Duration) Option { return func(s *Store) { s.lockTTL = d
 // default). The EventHandler renews it every third of d while the callback
 // runs; a lease whose owner died, or that a stalled Redis applied after the
 // handler gave up, ends d later. Keep d under WeChat's 5 s between retries,
-// so that such a lease has ended when the next retry arrives, and well above
-// the Store's round trip to Redis, so that renewals arrive in time.
+// so that at most one retry meets such a lease and the next one runs the
+// callback, and well above the Store's round trip to Redis, so that
+// renewals arrive in time.
 func WithDedupeLease(d time.Duration) Option { return func(s *Store) { s.lease = d } }
 
 // New returns a Store on rdb. rdb may be a single-node, Sentinel or Cluster
