@@ -234,10 +234,11 @@ func TestDedupeRedisStall(t *testing.T) {
 	rdb := r.Client()
 	const (
 		lease   = time.Second
-		spacing = 1500 * time.Millisecond // WeChat's 5 s, scaled
-		stall   = time.Second             // the 3 s, scaled
+		timeout = time.Second             // the Store's, shorter than the stall
+		stall   = 2 * time.Second         // the 3 s
+		spacing = 2500 * time.Millisecond // WeChat's 5 s, scaled
 	)
-	store := redisstore.New(rdb, redisstore.WithDedupeLease(lease), redisstore.WithTimeout(300*time.Millisecond))
+	store := redisstore.New(rdb, redisstore.WithDedupeLease(lease), redisstore.WithTimeout(timeout))
 	var calls atomic.Int32
 	h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{Token: dedupePushToken, Deduper: store,
 		OnInvoiceStatus: func(_ context.Context, ev *wxinvoice.InvoiceStatusEvent) error {
@@ -249,8 +250,10 @@ func TestDedupeRedisStall(t *testing.T) {
 	require.NoError(t, err)
 	// A first push loads the scripts, so that the stalled call is a claim
 	// Redis applies, not a NOSCRIPT.
-	code, _ := deliver(h, statusPush(t, "000000000099", 0))
-	require.Equal(t, http.StatusOK, code)
+	require.Eventually(t, func() bool {
+		code, _ := deliver(h, statusPush(t, "000000000099", 0))
+		return code == http.StatusOK
+	}, 30*time.Second, 10*time.Millisecond)
 
 	r.Pause()
 	t.Cleanup(r.Resume)
