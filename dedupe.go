@@ -40,9 +40,10 @@ const (
 // run its callback once, and a retry after a failure, a crash or a stall of
 // the store runs it again instead of the push being lost.
 //
-// A claim is a lease: Claim takes it for Lease() with an owner id (random,
-// one per delivery), and the handler renews it (Renew, comparing the owner)
-// every third of Lease() while the callback runs. When the callback
+// A claim is a lease: ProcessOnce, through which EventHandler delivers every
+// push, takes it with Claim for Lease() with an owner id (random, one per
+// delivery), and renews it (Renew, comparing the owner) every third of
+// Lease() while the callback runs. When the callback
 // succeeds, Done replaces the lease with a record that lasts ttl (at least
 // twice the handler's TimestampWindow, so that a replayed push is answered
 // "success" without a callback); when it fails or panics, Release deletes
@@ -107,12 +108,88 @@ func newDedupeOwner() (string, error) {
 	return string(x[:]), nil
 }
 
-// runOnce runs fn for the push named key unless the Deduper says the push is
-// processed or being processed, and answers WeChat; both the invoice and the
-// component handlers deliver every push through it. Within the process,
-// deliveries with the same key wait for each other, so that a retry that
-// arrives while the first delivery is still running learns its outcome
-// instead of being answered 503. A panic of fn counts as a failure.
+// DedupeOutcome is what ProcessOnce did with one delivery of a push, and so
+// how to answer it.
+type DedupeOutcome uint8
+
+// The outcomes of ProcessOnce.
+const (
+	// DedupeProcessed: fn ran and returned nil; answer success.
+	DedupeProcessed DedupeOutcome = iota + 1
+	// DedupeFailed: fn returned an error or panicked, and the lease was
+	// released; answer a 5xx so that WeChat retries.
+	DedupeFailed
+	// DedupeDuplicate: the push was processed before; fn did not run.
+	// Answer success.
+	DedupeDuplicate
+	// DedupeInProgress: another delivery holds the push's lease (its
+	// callback is running, or its owner stopped less than a lease ago); fn
+	// did not run. Answer 503 so that WeChat asks again.
+	DedupeInProgress
+	// DedupeUnavailable: the Deduper failed; fn did not run. Answer 503 so
+	// that WeChat retries.
+	DedupeUnavailable
+)
+
+// ProcessOnce runs fn for the push named key unless d says that the push is
+// processed or being processed, holding a lease on key (see Deduper) while
+// fn runs: it claims key with an owner id of its own, renews the lease every
+// third of d.Lease() until fn returns, then records the push as processed for
+// ttl (Done) if fn returned nil, or releases the lease if fn failed or
+// panicked. fn runs on the caller's goroutine with ctx; Done and Release run
+// even if ctx ended meanwhile.
+//
+// The error is fn's (DedupeFailed) or the Deduper's (DedupeUnavailable), for
+// the caller to log. Failures the caller cannot see (renewals, Release
+// after a failure, Done) are logged to log at Error, with key; log may be
+// nil. EventHandler delivers every push through ProcessOnce; use it to give
+// a handler of your own the same rule.
+func ProcessOnce(ctx context.Context, d Deduper, key string, ttl time.Duration, log *slog.Logger,
+	fn func(context.Context) error) (DedupeOutcome, error) {
+	owner, err := newDedupeOwner()
+	var status ClaimStatus
+	if err == nil {
+		status, err = d.Claim(ctx, key, owner)
+	}
+	if err != nil {
+		return DedupeUnavailable, err
+	}
+	switch status {
+	case ClaimAcquired:
+	case ClaimDone:
+		return DedupeDuplicate, nil
+	default:
+		// Running elsewhere: answer success only once it succeeded, since
+		// the other delivery may yet fail.
+		return DedupeInProgress, nil
+	}
+
+	err = runLeased(ctx, d, key, owner, log, fn)
+	// The caller's ctx may have ended while fn ran (WeChat hung up): record
+	// the outcome anyway.
+	after := ctx
+	if err != nil || ctx.Err() != nil {
+		var cancel context.CancelFunc
+		after, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
+	if err != nil {
+		if rerr := d.Release(after, key, owner); rerr != nil {
+			logDedupe(ctx, log, "wxinvoice: deduper release failed; WeChat's retries are answered 503 until the lease ends", key, rerr)
+		}
+		return DedupeFailed, err
+	}
+	if derr := d.Done(after, key, ttl); derr != nil {
+		logDedupe(ctx, log, "wxinvoice: deduper done-mark failed; a retry after the lease ends runs the callback again", key, derr)
+	}
+	return DedupeProcessed, nil
+}
+
+// runOnce delivers the push named key to fn through ProcessOnce and answers
+// WeChat; both the invoice and the component handlers call it. Within the
+// process, deliveries with the same key wait for each other, so that a
+// retry that arrives while the first delivery is still running learns its
+// outcome instead of being answered 503.
 func (h *EventHandler) runOnce(w http.ResponseWriter, r *http.Request, key string, fn func(context.Context) error) {
 	ctx := r.Context()
 	var done chan struct{}
@@ -140,55 +217,25 @@ func (h *EventHandler) runOnce(w http.ResponseWriter, r *http.Request, key strin
 		close(done)
 	}()
 
-	owner, err := newDedupeOwner()
-	var status ClaimStatus
-	if err == nil {
-		status, err = h.deduper.Claim(ctx, key, owner)
-	}
-	if err != nil {
-		h.logDedupe(ctx, "wxinvoice: deduper failed; asking WeChat to retry", key, err)
-		reply(w, http.StatusServiceUnavailable, "deduper unavailable")
-		return
-	}
-	switch status {
-	case ClaimAcquired:
-	case ClaimDone:
-		replySuccess(w) // a retry of a push already handled
-		return
-	default:
-		// Running elsewhere: answer "success" only once it succeeded, since
-		// the other delivery may yet fail; WeChat asks again.
-		reply(w, http.StatusServiceUnavailable, "event in progress")
-		return
-	}
-
-	err = h.runLeased(ctx, key, owner, fn)
-	// WeChat may have hung up while the callback ran: record the outcome
-	// anyway.
-	after := ctx
-	if err != nil || ctx.Err() != nil {
-		var cancel context.CancelFunc
-		after, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-	}
-	if err != nil {
-		h.logDedupe(ctx, "wxinvoice: event callback failed; asking WeChat to retry", key, err)
-		if rerr := h.deduper.Release(after, key, owner); rerr != nil {
-			h.logDedupe(ctx, "wxinvoice: deduper release failed; WeChat's retries are answered 503 until the lease ends", key, rerr)
-		}
+	outcome, err := ProcessOnce(ctx, h.deduper, key, h.ttl, h.log, fn)
+	switch outcome {
+	case DedupeProcessed, DedupeDuplicate:
+		replySuccess(w)
+	case DedupeFailed:
+		logDedupe(ctx, h.log, "wxinvoice: event callback failed; asking WeChat to retry", key, err)
 		reply(w, http.StatusInternalServerError, "event not processed")
-		return
+	case DedupeInProgress:
+		reply(w, http.StatusServiceUnavailable, "event in progress")
+	default:
+		logDedupe(ctx, h.log, "wxinvoice: deduper failed; asking WeChat to retry", key, err)
+		reply(w, http.StatusServiceUnavailable, "deduper unavailable")
 	}
-	if derr := h.deduper.Done(after, key, h.ttl); derr != nil {
-		h.logDedupe(ctx, "wxinvoice: deduper done-mark failed; a retry after the lease ends runs the callback again", key, derr)
-	}
-	replySuccess(w)
 }
 
 // runLeased runs fn while renewing owner's lease on key, and turns a panic
 // of fn into an error.
-func (h *EventHandler) runLeased(ctx context.Context, key, owner string, fn func(context.Context) error) (err error) {
-	stop := h.keepLease(ctx, key, owner)
+func runLeased(ctx context.Context, d Deduper, key, owner string, log *slog.Logger, fn func(context.Context) error) (err error) {
+	stop := keepLease(ctx, d, key, owner, log)
 	defer stop()
 	defer func() {
 		if v := recover(); v != nil {
@@ -203,8 +250,9 @@ func (h *EventHandler) runLeased(ctx context.Context, key, owner string, fn func
 // first renewal costs no goroutine. Failures are logged; the callback is
 // never interrupted.
 type leaseKeeper struct {
-	h            *EventHandler
-	ctx          context.Context // the request's: values for the Deduper and the log
+	d            Deduper
+	log          *slog.Logger
+	ctx          context.Context // the caller's: values for the Deduper and the log
 	key, owner   string
 	lease, every time.Duration
 
@@ -217,12 +265,12 @@ type leaseKeeper struct {
 
 // keepLease starts renewing owner's lease on key; stop ends it and returns
 // once no renewal is running.
-func (h *EventHandler) keepLease(ctx context.Context, key, owner string) (stop func()) {
-	lease := h.deduper.Lease()
+func keepLease(ctx context.Context, d Deduper, key, owner string, log *slog.Logger) (stop func()) {
+	lease := d.Lease()
 	if lease/3 <= 0 {
 		return func() {}
 	}
-	k := &leaseKeeper{h: h, ctx: ctx, key: key, owner: owner, lease: lease, every: lease / 3}
+	k := &leaseKeeper{d: d, log: log, ctx: ctx, key: key, owner: owner, lease: lease, every: lease / 3}
 	k.mu.Lock()
 	k.timer = time.AfterFunc(k.every, k.fire)
 	k.mu.Unlock()
@@ -267,11 +315,11 @@ func (k *leaseKeeper) fire() {
 func (k *leaseKeeper) renew(ctx context.Context) (again bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			k.h.logDedupe(k.ctx, "wxinvoice: deduper renew panicked; the lease is no longer renewed", k.key, nil)
+			logDedupe(k.ctx, k.log, "wxinvoice: deduper renew panicked; the lease is no longer renewed", k.key, nil)
 			again = false
 		}
 	}()
-	ok, err := k.h.deduper.Renew(ctx, k.key, k.owner)
+	ok, err := k.d.Renew(ctx, k.key, k.owner)
 	k.mu.Lock()
 	stopped := k.stopped
 	k.mu.Unlock()
@@ -279,26 +327,26 @@ func (k *leaseKeeper) renew(ctx context.Context) (again bool) {
 	case stopped:
 		return false
 	case err != nil:
-		k.h.logDedupe(k.ctx, "wxinvoice: deduper renew failed; the callback goes on, a retry after the lease ends may run it again", k.key, err)
+		logDedupe(k.ctx, k.log, "wxinvoice: deduper renew failed; the callback goes on, a retry after the lease ends may run it again", k.key, err)
 		return true
 	case !ok:
-		k.h.logDedupe(k.ctx, "wxinvoice: dedupe lease lost while the callback runs; a retry may run it again", k.key, nil)
+		logDedupe(k.ctx, k.log, "wxinvoice: dedupe lease lost while the callback runs; a retry may run it again", k.key, nil)
 		return false
 	}
 	return true
 }
 
 // logDedupe logs a dedupe or callback failure at Error, with the push's key
-// (which holds no secrets).
-func (h *EventHandler) logDedupe(ctx context.Context, msg, key string, err error) {
-	if h.log == nil {
+// (which holds no secrets). log may be nil.
+func logDedupe(ctx context.Context, log *slog.Logger, msg, key string, err error) {
+	if log == nil {
 		return
 	}
 	attrs := []slog.Attr{slog.String("key", key)}
 	if err != nil {
 		attrs = append(attrs, slog.Any("error", err))
 	}
-	h.log.LogAttrs(ctx, slog.LevelError, msg, attrs...)
+	log.LogAttrs(ctx, slog.LevelError, msg, attrs...)
 }
 
 // DefaultMemoryDeduperEntries is the capacity of NewMemoryDeduper(0).

@@ -434,3 +434,73 @@ func TestEventDedupeOwnersAreUnique(t *testing.T) {
 		seen[o] = true
 	}
 }
+
+// ctxDeduper records whether Done and Release got a live ctx.
+type ctxDeduper struct {
+	Deduper
+	doneErr, releaseErr error
+	dones, releases     int
+}
+
+func (d *ctxDeduper) Done(ctx context.Context, key string, ttl time.Duration) error {
+	d.dones++
+	d.doneErr = ctx.Err()
+	return d.Deduper.Done(ctx, key, ttl)
+}
+
+func (d *ctxDeduper) Release(ctx context.Context, key, owner string) error {
+	d.releases++
+	d.releaseErr = ctx.Err()
+	return d.Deduper.Release(ctx, key, owner)
+}
+
+// TestProcessOnceOutcomes: each outcome of ProcessOnce, and the outcome is
+// recorded even when the caller's ctx ended while fn ran (WeChat hung up).
+func TestProcessOnceOutcomes(t *testing.T) {
+	t.Parallel()
+	d := &ctxDeduper{Deduper: NewMemoryDeduper(0)}
+	var runs int
+	ok := func(context.Context) error { runs++; return nil }
+	fail := func(context.Context) error { runs++; return errors.New("db down") }
+
+	// WeChat hangs up while the first delivery's callback runs, which fails.
+	ctx, cancel := context.WithCancel(context.Background())
+	out, err := ProcessOnce(ctx, d, "k", time.Minute, nil, func(ctx context.Context) error {
+		cancel()
+		return fail(ctx)
+	})
+	require.Equal(t, DedupeFailed, out)
+	require.EqualError(t, err, "db down")
+	require.Equal(t, 1, d.releases)
+	require.NoError(t, d.releaseErr, "Release runs on a live ctx after the caller's ended")
+
+	out, err = ProcessOnce(context.Background(), d, "k", time.Minute, nil, func(ctx context.Context) error { panic("bug") })
+	require.Equal(t, DedupeFailed, out)
+	require.Error(t, err)
+	require.Equal(t, 2, d.releases, "a panic releases the lease too")
+
+	ctx, cancel = context.WithCancel(context.Background())
+	out, err = ProcessOnce(ctx, d, "k", time.Minute, nil, func(ctx context.Context) error {
+		cancel()
+		return ok(ctx)
+	})
+	require.Equal(t, DedupeProcessed, out)
+	require.NoError(t, err)
+	require.Equal(t, 1, d.dones)
+	require.NoError(t, d.doneErr, "Done runs on a live ctx after the caller's ended")
+
+	out, err = ProcessOnce(context.Background(), d, "k", time.Minute, nil, ok)
+	require.Equal(t, DedupeDuplicate, out)
+	require.NoError(t, err)
+	require.Equal(t, 2, runs)
+
+	require.Equal(t, ClaimAcquired, claim(t, d, "other", "someone"))
+	out, err = ProcessOnce(context.Background(), d, "other", time.Minute, nil, ok)
+	require.Equal(t, DedupeInProgress, out)
+	require.NoError(t, err)
+
+	out, err = ProcessOnce(context.Background(), &failingDeduper{}, "k", time.Minute, nil, ok)
+	require.Equal(t, DedupeUnavailable, out)
+	require.Error(t, err)
+	require.Equal(t, 2, runs, "fn runs only on ClaimAcquired")
+}
