@@ -168,13 +168,15 @@ func TestDedupeLease(t *testing.T) {
 }
 
 // TestDedupeLeaseRenewedDuringLongCallback: instance A's callback runs for
-// several leases; A renews its lease meanwhile, so instance B answers
+// almost twice the lease; A renews its lease meanwhile, so instance B answers
 // WeChat's retry 503 rather than running the callback again, and "success"
 // once A succeeded.
 func TestDedupeLeaseRenewedDuringLongCallback(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
-	const lease = time.Second // renewed every 333 ms
+	// Renewed every 667 ms: a goroutine starved for over 1.3 s (seen at a load
+	// of 15 on two cores with a 1 s lease) would let it lapse.
+	const lease = 2 * time.Second
 	var calls atomic.Int32
 	entered, finish := make(chan struct{}), make(chan struct{})
 	mk := func(slow bool) (*wxinvoice.EventHandler, *redisstore.Store) {
@@ -201,7 +203,7 @@ func TestDedupeLeaseRenewedDuringLongCallback(t *testing.T) {
 	start := time.Now()
 	_, owner := dedupeRecord(t, rdb, store, "000000000010")
 	require.Regexp(t, ownerID, owner)
-	for time.Since(start) < 3*lease {
+	for time.Since(start) < lease*7/4 {
 		_, v := dedupeRecord(t, rdb, store, "000000000010")
 		require.Equal(t, owner, v, "the lease lasts while the callback runs (%v)", time.Since(start))
 		time.Sleep(50 * time.Millisecond)
@@ -327,7 +329,7 @@ func TestDedupeHelperProcess(t *testing.T) {
 func TestDedupeCrashedInstance(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
-	const lease = time.Second
+	const lease = 2 * time.Second // the child renews every 667 ms
 	cmd := exec.Command(os.Args[0], "-test.run=^TestDedupeHelperProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envChildRedis+"="+r.Addr, envChildLease+"="+lease.String())
 	stdout, err := cmd.StdoutPipe()
