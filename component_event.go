@@ -222,7 +222,7 @@ func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg 
 		ev := &ComponentEvent{AppID: f.AppID, CreateTime: created, InfoType: f.InfoType, Raw: msg}
 		run = func(ctx context.Context) error { return ch.cfg.OnEvent(ctx, ev) }
 	}
-	h.once(w, r, key, &pending{kind: kindFunc, run: run})
+	h.runOnce(w, r, key, func(ctx context.Context) error { return h.call(ctx, &pending{kind: kindFunc, run: run}) })
 }
 
 // secretDigest stands for a ticket or an authorization code in a dedupe key:

@@ -696,7 +696,7 @@ func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushF
 		replySuccess(w) // nobody listens: acknowledge so WeChat does not retry
 		return
 	}
-	h.once(w, r, key, p)
+	h.runOnce(w, r, key, func(ctx context.Context) error { return h.call(ctx, p) })
 }
 
 // dedupeKey joins the parts unambiguously: the event name, then each part
@@ -712,89 +712,6 @@ func dedupeKey(event string, parts ...string) string {
 		b = append(b, p...)
 	}
 	return string(b)
-}
-
-// once runs the callback for key unless the Deduper has seen it. Within the
-// process, pushes with the same key wait for each other, so that a retry that
-// arrives while the first delivery is still running learns its outcome
-// instead of being acknowledged blindly.
-func (h *EventHandler) once(w http.ResponseWriter, r *http.Request, key string, p *pending) {
-	ctx := r.Context()
-	var done chan struct{}
-	for done == nil {
-		h.mu.Lock()
-		wait, busy := h.inflight[key]
-		if !busy {
-			done = make(chan struct{})
-			h.inflight[key] = done
-		}
-		h.mu.Unlock()
-		if busy {
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				reply(w, http.StatusServiceUnavailable, "busy")
-				return
-			}
-		}
-	}
-	defer func() {
-		h.mu.Lock()
-		delete(h.inflight, key)
-		h.mu.Unlock()
-		close(done)
-	}()
-
-	first, err := h.deduper.Claim(ctx, key, h.ttl)
-	if err != nil {
-		if h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper failed; asking WeChat to retry",
-				slog.String("key", key), slog.Any("error", err))
-		}
-		reply(w, http.StatusServiceUnavailable, "deduper unavailable")
-		return
-	}
-	tracker, tracked := h.deduper.(DedupeTracker)
-	if !first {
-		if tracked {
-			// Answer "success" only once the first delivery succeeded; while
-			// it is still running (in another process), have WeChat ask again.
-			if processed, perr := tracker.Processed(ctx, key); perr != nil || !processed {
-				reply(w, http.StatusServiceUnavailable, "event in progress")
-				return
-			}
-		}
-		replySuccess(w) // a retry of a push already handled
-		return
-	}
-	if err := h.call(ctx, p); err != nil {
-		if h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: event callback failed; asking WeChat to retry",
-				slog.String("key", key), slog.Any("error", err))
-		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		rerr := h.deduper.Release(rctx, key)
-		cancel()
-		if rerr != nil && h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper release failed; WeChat's retry will be skipped",
-				slog.String("key", key), slog.Any("error", rerr))
-		}
-		reply(w, http.StatusInternalServerError, "event not processed")
-		return
-	}
-	if tracked {
-		dctx, cancel := ctx, context.CancelFunc(func() {})
-		if ctx.Err() != nil { // WeChat hung up meanwhile: still record the outcome
-			dctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		}
-		derr := tracker.Done(dctx, key)
-		cancel()
-		if derr != nil && h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "wxinvoice: deduper done-mark failed; WeChat's retries will be answered 503",
-				slog.String("key", key), slog.Any("error", derr))
-		}
-	}
-	replySuccess(w)
 }
 
 // errCallbackPanic is returned by call when a callback panicked.

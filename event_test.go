@@ -743,58 +743,6 @@ func TestEventReplayAfterDedupeTTL(t *testing.T) {
 	}
 }
 
-// failingDeduper fails every call.
-type failingDeduper struct{ claims, releases atomic.Int32 }
-
-func (d *failingDeduper) Claim(context.Context, string, time.Duration) (bool, error) {
-	d.claims.Add(1)
-	return false, errors.New("redis: connection refused")
-}
-
-func (d *failingDeduper) Release(context.Context, string) error {
-	d.releases.Add(1)
-	return errors.New("redis: connection refused")
-}
-
-// recordingDeduper wraps the memory deduper and records keys.
-type recordingDeduper struct {
-	Deduper
-	mu   sync.Mutex
-	keys []string
-}
-
-func (d *recordingDeduper) Claim(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	d.mu.Lock()
-	d.keys = append(d.keys, key)
-	d.mu.Unlock()
-	return d.Deduper.Claim(ctx, key, ttl)
-}
-
-func TestEventDeduperFailure(t *testing.T) {
-	d := &failingDeduper{}
-	h, c := newRecordingHandler(t, "", func(cfg *EventConfig) { cfg.Deduper = d })
-	rec := serve(h, retry(t, "", InvoiceStatusEventXML(statusEvent("1")), 0))
-	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	require.Zero(t, c.total())
-	require.EqualValues(t, 1, d.claims.Load())
-
-	// A Release failure after a failed callback still answers 5xx.
-	h, c = newRecordingHandler(t, "", func(cfg *EventConfig) {
-		cfg.Deduper = okThenFailRelease{d}
-	})
-	c.err = errors.New("boom")
-	rec = serve(h, retry(t, "", InvoiceStatusEventXML(statusEvent("1")), 0))
-	require.Equal(t, http.StatusInternalServerError, rec.Code)
-	require.Equal(t, 1, c.total())
-	require.EqualValues(t, 1, d.releases.Load())
-}
-
-type okThenFailRelease struct{ *failingDeduper }
-
-func (d okThenFailRelease) Claim(context.Context, string, time.Duration) (bool, error) {
-	return true, nil
-}
-
 func TestEventDedupeKeys(t *testing.T) {
 	d := &recordingDeduper{Deduper: NewMemoryDeduper(10)}
 	h, _ := newRecordingHandler(t, "", func(cfg *EventConfig) { cfg.Deduper = d })
@@ -1175,22 +1123,6 @@ func TestEventRetryWhileProcessingElsewhere(t *testing.T) {
 	require.EqualValues(t, 2, calls.Load())
 	requireSuccess(t, serve(a, retry(t, "", xml, 3)))
 	require.EqualValues(t, 2, calls.Load(), "processed: acknowledged without a callback")
-}
-
-// A Deduper without DedupeTracker keeps the plain behaviour: duplicates are
-// acknowledged.
-type plainDeduper struct{ Deduper }
-
-func TestEventUntrackedDeduperAcknowledgesDuplicates(t *testing.T) {
-	t.Parallel()
-	var calls atomic.Int32
-	h, err := NewEventHandler(EventConfig{Token: vecToken, Now: fixedClock(sampleTime), Deduper: plainDeduper{NewMemoryDeduper(0)},
-		OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error { calls.Add(1); return nil }})
-	require.NoError(t, err)
-	xml := InvoiceStatusEventXML(statusEvent("2002"))
-	requireSuccess(t, serve(h, retry(t, "", xml, 0)))
-	requireSuccess(t, serve(h, retry(t, "", xml, 1)))
-	require.EqualValues(t, 1, calls.Load())
 }
 
 // The first occurrence of a query parameter wins, even when it is empty (as

@@ -280,47 +280,24 @@ func (h *NotifyHandler) statusOf(ctx context.Context, n *Notification, err error
 	return http.StatusInternalServerError
 }
 
-// once runs fn at most once per key across WeChat's retries and answers
-// with the status for the outcome. It is the only code that uses the
-// Deduper: today's interface (Claim/Release, plus DedupeTracker when the
-// Deduper implements it).
+// once runs fn at most once per key across WeChat's retries, through
+// wxinvoice.ProcessOnce (the lease the card-invoice handlers use too), and
+// answers with the status for the outcome: 204 for a processed or duplicate
+// notification, 500 when fn failed, 503 when another delivery holds the
+// lease or the Deduper failed, so that WeChat asks again.
 func (h *NotifyHandler) once(ctx context.Context, key string, fn func() error) int {
-	first, err := h.deduper.Claim(ctx, key, h.ttl)
-	if err != nil {
+	outcome, err := wxinvoice.ProcessOnce(ctx, h.deduper, key, h.ttl, h.log, func(context.Context) error { return fn() })
+	switch outcome {
+	case wxinvoice.DedupeProcessed, wxinvoice.DedupeDuplicate:
+		return http.StatusNoContent
+	case wxinvoice.DedupeFailed:
+		return h.statusOf(ctx, &Notification{ID: key}, err)
+	case wxinvoice.DedupeUnavailable:
 		if h.log != nil {
 			h.log.LogAttrs(ctx, slog.LevelError, "fapiao callback: deduper failed; asking WeChat to retry", slog.String("error", err.Error()))
 		}
-		return http.StatusServiceUnavailable
 	}
-	tracker, tracked := h.deduper.(wxinvoice.DedupeTracker)
-	if !first {
-		if tracked {
-			// Acknowledge only once the first delivery succeeded; while it
-			// still runs, have WeChat ask again.
-			if done, perr := tracker.Processed(ctx, key); perr != nil || !done {
-				return http.StatusServiceUnavailable
-			}
-		}
-		return http.StatusNoContent
-	}
-	if err := fn(); err != nil {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		rerr := h.deduper.Release(rctx, key)
-		cancel()
-		if rerr != nil && h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "fapiao callback: deduper release failed; WeChat's retry will be skipped", slog.String("error", rerr.Error()))
-		}
-		return h.statusOf(ctx, &Notification{ID: key}, err)
-	}
-	if tracked {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		derr := tracker.Done(dctx, key)
-		cancel()
-		if derr != nil && h.log != nil {
-			h.log.LogAttrs(ctx, slog.LevelError, "fapiao callback: deduper done-mark failed", slog.String("error", derr.Error()))
-		}
-	}
-	return http.StatusNoContent
+	return http.StatusServiceUnavailable
 }
 
 // errCallbackPanic is the error of a callback that panicked.

@@ -360,10 +360,13 @@ func TestNotifyDuplicateWhileInFlight(t *testing.T) {
 
 type failingDeduper struct{}
 
-func (failingDeduper) Claim(context.Context, string, time.Duration) (bool, error) {
-	return false, errors.New("redis down")
+func (failingDeduper) Lease() time.Duration { return wxinvoice.DefaultDedupeLease }
+func (failingDeduper) Claim(context.Context, string, string) (wxinvoice.ClaimStatus, error) {
+	return 0, errors.New("redis down")
 }
-func (failingDeduper) Release(context.Context, string) error { return nil }
+func (failingDeduper) Renew(context.Context, string, string) (bool, error) { return false, nil }
+func (failingDeduper) Done(context.Context, string, time.Duration) error   { return nil }
+func (failingDeduper) Release(context.Context, string, string) error       { return nil }
 
 func TestNotifyDeduperDown(t *testing.T) {
 	var ev FapiaoEvent

@@ -21,7 +21,8 @@
 //
 //	wxinvoice:token:<key>   hash {value, expires_at}: the shared token; Redis TTL = ExpiresAt + 1 min
 //	wxinvoice:lock:<key>    string (random owner id): the refresh lock, SET NX PX 10 s, renewed by its holder
-//	wxinvoice:dedupe:<key>  string "1": a processed push, SET NX PX with the handler's DedupeTTL
+//	wxinvoice:dedupe:<key>  string: the owner id of the lease on a push being processed (PX Lease(),
+//	                        renewed while the callback runs), then "done" (PX the handler's DedupeTTL)
 //
 // When Redis is unreachable every method returns an error (bounded by
 // WithTimeout and the caller's ctx); the Client then keeps working with its
@@ -64,6 +65,7 @@ type Store struct {
 	prefix  string
 	timeout time.Duration
 	lockTTL time.Duration // > 0: every lock lasts this long
+	lease   time.Duration // a dedupe claim's lease
 }
 
 var (
@@ -97,12 +99,25 @@ func WithTimeout(d time.Duration) Option { return func(s *Store) { s.timeout = d
 // themselves.
 func WithLockTTL(d time.Duration) Option { return func(s *Store) { s.lockTTL = d } }
 
+// WithDedupeLease sets how long a claim on a push lasts without renewal
+// (default wxinvoice.DefaultDedupeLease, 4 s; zero or negative: the
+// default). The EventHandler renews it every third of d while the callback
+// runs; a lease whose owner died, or that a stalled Redis applied after the
+// handler gave up, ends d later. Keep d under WeChat's 5 s between retries,
+// so that at most one retry meets such a lease and the next one runs the
+// callback, and well above the Store's round trip to Redis, so that
+// renewals arrive in time.
+func WithDedupeLease(d time.Duration) Option { return func(s *Store) { s.lease = d } }
+
 // New returns a Store on rdb. rdb may be a single-node, Sentinel or Cluster
 // client; the Store does not close it. New sends nothing to Redis.
 func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	s := &Store{rdb: rdb, prefix: DefaultKeyPrefix, timeout: DefaultTimeout}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.lease <= 0 {
+		s.lease = wxinvoice.DefaultDedupeLease
 	}
 	return s
 }
@@ -114,7 +129,8 @@ func (s *Store) TokenKey(key string) string { return s.prefix + "token:" + key }
 // LockKey returns the Redis key of the refresh lock of the token named key.
 func (s *Store) LockKey(key string) string { return s.prefix + "lock:" + key }
 
-// DedupeKey returns the Redis key of the dedupe record key.
+// DedupeKey returns the Redis key of the dedupe lease or record of the push
+// named key.
 func (s *Store) DedupeKey(key string) string { return s.prefix + "dedupe:" + key }
 
 // op returns ctx bounded by the Store's timeout.

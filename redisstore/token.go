@@ -53,8 +53,8 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 `)
 
-// renewScript sets the lock KEYS[1] to expire in ARGV[2] ms only if ARGV[1]
-// still owns it.
+// renewScript sets KEYS[1] (a token lock or a dedupe lease) to expire in
+// ARGV[2] ms only if owner ARGV[1] still holds it.
 var renewScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -62,7 +62,8 @@ end
 return 0
 `)
 
-// unlockScript deletes the lock KEYS[1] only if ARGV[1] still owns it.
+// unlockScript deletes KEYS[1] (a token lock or a dedupe lease) only if
+// owner ARGV[1] still holds it.
 var unlockScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
 	return redis.call('DEL', KEYS[1])
