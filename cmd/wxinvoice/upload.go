@@ -317,7 +317,7 @@ func collectFiles(args []string) ([]string, error) {
 	for _, arg := range args {
 		fi, err := os.Stat(arg)
 		if err != nil {
-			return nil, usagef("%v", err)
+			return nil, usagef("%w", err)
 		}
 		if !fi.IsDir() {
 			add(arg)
@@ -368,7 +368,7 @@ func loadResults(path string) (map[string]bool, error) {
 		return done, nil
 	}
 	if err != nil {
-		return nil, usagef("--resume: %v", err)
+		return nil, usagef("--resume: %w", err)
 	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
 	cr := csv.NewReader(bytes.NewReader(data))
@@ -379,7 +379,7 @@ func loadResults(path string) (map[string]bool, error) {
 			break
 		}
 		if err != nil {
-			return nil, usagef("--resume %s: %v", path, err)
+			return nil, usagef("--resume %s: %w", path, err)
 		}
 		if len(rec) < 2 || rec[1] == "" || (line == 1 && rec[0] == "file") {
 			continue
