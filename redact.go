@@ -1,6 +1,7 @@
 package wxinvoice
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -106,8 +107,10 @@ func (r *redactor) register(v string, pin bool) {
 // path, twice), HTML-escaped and JSON-escaped, lower-cased, without repeats.
 func encodings(v string) []string {
 	qe := url.QueryEscape(v)
+	js, jsPlain := jsonEscape(v, true), jsonEscape(v, false)
 	cands := []string{v, qe, url.PathEscape(v), url.QueryEscape(qe), html.EscapeString(v),
-		htmlNumeric(v, false), htmlNumeric(v, true), jsonEscape(v), strings.ReplaceAll(jsonEscape(v), "/", `\/`)}
+		htmlNumeric(v, false), htmlNumeric(v, true), js, jsPlain,
+		strings.ReplaceAll(js, "/", `\/`), strings.ReplaceAll(jsPlain, "/", `\/`)}
 	out := make([]string, 0, len(cands))
 	for _, c := range cands {
 		c = lowerASCII(c)
@@ -146,9 +149,15 @@ func htmlNumeric(v string, hex bool) string {
 	return b.String()
 }
 
-func jsonEscape(v string) string {
-	b, _ := json.Marshal(v) // a string always marshals
-	return string(b[1 : len(b)-1])
+// jsonEscape returns v as the inside of a JSON string, with <, > and &
+// escaped as \u003c... (Go's default) or not.
+func jsonEscape(v string, escapeHTML bool) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(escapeHTML)
+	_ = enc.Encode(v) // a string always encodes
+	s := strings.TrimSpace(b.String())
+	return s[1 : len(s)-1]
 }
 
 func isAlnum(c byte) bool {
