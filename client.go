@@ -25,7 +25,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -243,7 +242,7 @@ func (c *Client) AppID() string { return c.appID }
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	t, err := c.tokens.get(ctx)
 	if err != nil {
-		return "", err
+		return "", c.red.error(err)
 	}
 	return t.Value, nil
 }
@@ -537,8 +536,9 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 // maps per call, which measured +18% allocations and +22% time per
 // InsertInvoice against the net/http floor (internal/bench/resty-vs-direct.txt).
 //
-// Whether a failed request left the process is read from net/http's trace
-// hooks (see sendState), not guessed from the error.
+// Whether a failed request may have reached WeChat is read from what the
+// transport did with the request body (see sendState), not guessed from the
+// error.
 func (c *Client) send(ctx context.Context, op *operation, u string, body requestBody) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &transportError{err: err} // nothing was sent
@@ -547,8 +547,8 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 	if method == "" {
 		method = http.MethodPost
 	}
-	st := &sendState{}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, st.trace()), method, u, nil)
+	var st *sendState
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, &transportError{err: err, local: true}
 	}
@@ -557,54 +557,65 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 		if err != nil {
 			return nil, &transportError{err: fmt.Errorf("open request body: %w", err), local: true}
 		}
-		req.Body = st.track(r)
+		tb := &trackedBody{r: r}
+		tb.st = &tb.state
+		st = tb.st
+		req.Body = tb
 		req.ContentLength = n
 		req.GetBody = func() (io.ReadCloser, error) {
 			r, _, err := body.open()
 			if err != nil {
 				return nil, err
 			}
-			return st.track(r), nil
+			return &trackedBody{r: r, st: st}, nil
 		}
 		req.Header.Set("Content-Type", body.contentType())
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, st.classify(err)
+		return nil, classify(err, st)
 	}
 	return resp, nil
 }
 
-// sendState records, through net/http's trace hooks and the request body,
-// how far one request got.
+// sendState records what the transport did with one request's body. Every
+// request that can change state on WeChat has a body (all writes are POSTs
+// with JSON or multipart), and WeChat cannot act on a request before its
+// body arrives whole. So:
+//
+//   - not one byte of the body read: the request never left the process
+//     whole (ctx done before or while connecting, a refused connection, a
+//     failed TLS handshake, a proxy that refused it): not sent;
+//   - the body failed to read (an upload's source): at most an incomplete
+//     request left, which WeChat cannot act on: not sent, not retried;
+//   - otherwise it may have reached WeChat.
+//
+// net/http reads the body only once the connection is up and the headers
+// are written (HTTP/1.x and HTTP/2 alike), and this holds for any
+// RoundTripper, traced or not; one that buffers the body before sending
+// errs on the cautious side. A request without a body (a GET, only used for
+// reads) gets the cautious rule: only a failure to connect proves that
+// nothing was sent.
 type sendState struct {
-	traced  atomic.Bool // the transport asked for a connection: its trace hooks report
-	wrote   atomic.Bool // the request's headers were written: bytes may have left the process
-	bodyErr atomic.Bool // reading the request body failed: at most an incomplete request left, which WeChat cannot act on
+	read    atomic.Bool // the transport read from the body
+	bodyErr atomic.Bool // reading the body failed
 }
 
-func (st *sendState) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		GetConn:      func(string) { st.traced.Store(true) },
-		WroteHeaders: func() { st.wrote.Store(true) },
-		WroteRequest: func(httptrace.WroteRequestInfo) { st.wrote.Store(true) },
-	}
-}
-
-// track wraps one attempt's body so that a read error is recorded.
-func (st *sendState) track(r io.Reader) io.ReadCloser {
-	return &trackedBody{r: r, failed: &st.bodyErr}
-}
-
+// trackedBody is one attempt's body: reads and read errors go to st, which
+// the first attempt's trackedBody holds (one allocation per call).
 type trackedBody struct {
-	r      io.Reader
-	failed *atomic.Bool
+	r     io.Reader
+	st    *sendState
+	state sendState
 }
 
 func (b *trackedBody) Read(p []byte) (int, error) {
+	if !b.st.read.Load() {
+		b.st.read.Store(true)
+	}
 	n, err := b.r.Read(p)
 	if err != nil && err != io.EOF {
-		b.failed.Store(true)
+		b.st.bodyErr.Store(true)
 	}
 	return n, err
 }
@@ -616,18 +627,16 @@ func (b *trackedBody) Close() error {
 	return nil
 }
 
-// classify tells whether a failed request may have reached WeChat. A body
-// that could not be read means the request never left whole; otherwise the
-// trace hooks decide: headers written means it may have. A transport that
-// reports no trace hooks (a custom RoundTripper) gets the cautious rule: only
-// a failure to connect proves nothing was sent.
-func (st *sendState) classify(err error) *transportError {
+// classify tells whether a failed request may have reached WeChat (see
+// sendState); st is nil for a request without a body.
+func classify(err error, st *sendState) *transportError {
 	switch {
+	case st == nil:
 	case st.bodyErr.Load():
 		return &transportError{err: err, local: true}
-	case st.wrote.Load():
+	case st.read.Load():
 		return &transportError{err: err, sent: true}
-	case st.traced.Load():
+	default:
 		return &transportError{err: err}
 	}
 	var opErr *net.OpError

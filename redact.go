@@ -78,7 +78,7 @@ func (r *redactor) register(v string, pin bool) {
 	pinned := r.pinned[v]
 	r.mu.RUnlock()
 	if known && (pinned || !pin) {
-		r.last.Store(&v)
+		r.setLast(v)
 		return
 	}
 	enc := encodings(v)
@@ -100,8 +100,12 @@ func (r *redactor) register(v string, pin bool) {
 			delete(r.vals, old)
 		}
 	}
-	r.last.Store(&v)
+	r.setLast(v)
 }
+
+// setLast records v as the value registered last. Its own function, so
+// that only this path (not every add) moves a copy of v to the heap.
+func (r *redactor) setLast(v string) { r.last.Store(&v) }
 
 // encodings returns v as it may be echoed back: raw, URL-escaped (query,
 // path, twice), HTML-escaped and JSON-escaped, lower-cased, without repeats.
