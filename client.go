@@ -650,13 +650,6 @@ func classify(err error, st *sendState) *transportError {
 	return &transportError{err: err, sent: true}
 }
 
-func asReadCloser(r io.Reader) io.ReadCloser {
-	if rc, ok := r.(io.ReadCloser); ok {
-		return rc
-	}
-	return io.NopCloser(r)
-}
-
 // opError turns a send failure into a redacted *OpError.
 func (c *Client) opError(ctx context.Context, op *operation, err error) error {
 	te, ok := err.(*transportError)
