@@ -713,7 +713,7 @@ func (cp *Component) retryStoreWrite(ctx context.Context, authorizer string, wri
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %v)", authorizer, ctx.Err(), err)
+				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %w)", authorizer, ctx.Err(), err)
 			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
 			}
 		}

@@ -339,7 +339,7 @@ func TestWriteTimeoutIsUnknownAndNotReplayed(t *testing.T) {
 	hang := func(r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
+		case <-time.After(30 * time.Second):
 		}
 	}
 	ts.mux.HandleFunc("/card/invoice/insert", func(w http.ResponseWriter, r *http.Request) {
@@ -355,7 +355,9 @@ func TestWriteTimeoutIsUnknownAndNotReplayed(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","code":"c"}`))
 	})
-	hc := &http.Client{Timeout: time.Second}
+	// Generous: the timeout must only ever fire on the hanging handlers, even
+	// on a loaded machine running the suite with -race.
+	hc := &http.Client{Timeout: 3 * time.Second}
 	c := staticClient(t, ts.URL+prefix, 3, WithHTTPClient(hc))
 	_, err := c.InsertInvoice(bg, sampleInsert())
 	require.ErrorIs(t, err, ErrOutcomeUnknown)
