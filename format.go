@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// The types below hold credentials (the app secret, a push Token, an
-// EncodingAESKey). Their Format, String, GoString and LogValue methods print
+// The types below (and PushConfig, format_push.go) hold credentials (the app
+// secret, a push Token, an EncodingAESKey). Their Format, String, GoString and LogValue methods print
 // them with every credential replaced by REDACTED, for every fmt verb (%v,
 // %+v, %#v, %s...) and for log/slog, so that a config or a client dropped
 // into a log line does not leak.
@@ -92,18 +92,6 @@ func (cfg ComponentEventConfig) GoString() string { return fmt.Sprintf("%#v", cf
 func (cfg ComponentEventConfig) LogValue() slog.Value {
 	return slog.StringValue(fmt.Sprintf("%+v", cfg))
 }
-
-// Format prints the config with Token and EncodingAESKey REDACTED.
-func (cfg PushConfig) Format(f fmt.State, verb rune) { writeRedactedStruct(f, verb, cfg) }
-
-// String returns the config as %v prints it.
-func (cfg PushConfig) String() string { return fmt.Sprintf("%v", cfg) }
-
-// GoString returns the config as %#v prints it.
-func (cfg PushConfig) GoString() string { return fmt.Sprintf("%#v", cfg) }
-
-// LogValue returns the config as %+v prints it.
-func (cfg PushConfig) LogValue() slog.Value { return slog.StringValue(fmt.Sprintf("%+v", cfg)) }
 
 func redactedIfSet(s string) string {
 	if s == "" {

@@ -309,7 +309,8 @@ func TestComponentSecretsBlankedByValue(t *testing.T) {
 }
 
 // Issue 12.3: formatting a Client, Component, EventHandler or one of the
-// configs with any verb, or logging it, shows no credential.
+// configs with any verb, or logging it, shows no credential (PushConfig:
+// format_push_test.go).
 func TestFormattedStructsHideSecrets(t *testing.T) {
 	t.Parallel()
 	const pushToken, aesKey, prevKey = "push-token-value", vecKey, "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
@@ -322,10 +323,9 @@ func TestFormattedStructsHideSecrets(t *testing.T) {
 	h, err := NewEventHandler(evCfg)
 	require.NoError(t, err)
 	compCfg := ComponentEventConfig{Token: pushToken, EncodingAESKey: aesKey, PreviousEncodingAESKey: prevKey}
-	push := PushConfig{Token: pushToken, EncodingAESKey: aesKey, AppID: vecAppID, Nonce: "n1"}
 	secrets := []string{leakSecret, "component-secret-value", pushToken, aesKey, prevKey}
 	for name, v := range map[string]any{"*Client": c, "*Component": cp, "*EventHandler": h,
-		"EventConfig": evCfg, "*EventConfig": &evCfg, "ComponentEventConfig": compCfg, "PushConfig": push, "*PushConfig": &push} {
+		"EventConfig": evCfg, "*EventConfig": &evCfg, "ComponentEventConfig": compCfg} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
 			out := fmt.Sprintf(verb, v)
 			for _, s := range secrets {
@@ -344,6 +344,6 @@ func TestFormattedStructsHideSecrets(t *testing.T) {
 	require.Contains(t, fmt.Sprintf("%+v", cp), compAppID)
 	require.Contains(t, fmt.Sprintf("%+v", evCfg), "AppID:"+vecAppID)
 	require.Contains(t, fmt.Sprintf("%+v", evCfg), "Token:REDACTED")
-	require.Contains(t, fmt.Sprintf("%#v", push), `wxinvoice.PushConfig{Token:"REDACTED"`)
-	require.Contains(t, fmt.Sprintf("%v", PushConfig{}), "{ ", "unset credentials print empty")
+	require.Contains(t, fmt.Sprintf("%#v", compCfg), `wxinvoice.ComponentEventConfig{Token:"REDACTED"`)
+	require.Contains(t, fmt.Sprintf("%v", ComponentEventConfig{}), "{ ", "unset credentials print empty")
 }
