@@ -31,6 +31,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
@@ -449,6 +450,9 @@ func (c *Client) snippet(b []byte, n int) string {
 	}
 	s := c.red.redact(string(bytes.TrimSpace(b)))
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // never cut a character in two
+		}
 		s = s[:n]
 	}
 	return s

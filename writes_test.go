@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -504,4 +506,16 @@ func TestDecodeErrorWrapsAndStaysRedacted(t *testing.T) {
 	_, err = staticClient(t, srv.URL, 1).DecryptCode(bg, "e")
 	require.ErrorContains(t, err, "not an integer")
 	requireNoSecrets(t, err.Error())
+}
+
+// A snippet of a failed answer is cut on a character boundary.
+func TestStatusSnippetKeepsUTF8(t *testing.T) {
+	t.Parallel()
+	srv := newPathCounter(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		_, _ = io.WriteString(w, "x"+strings.Repeat("网关错误", 100))
+	})
+	_, err := staticClient(t, srv.URL, 1).DecryptCode(bg, "e")
+	require.ErrorContains(t, err, "HTTP 502: x网关错误")
+	require.True(t, utf8.ValidString(err.Error()), err.Error())
 }
