@@ -513,9 +513,9 @@ func TestStatusSnippetKeepsUTF8(t *testing.T) {
 	t.Parallel()
 	srv := newPathCounter(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
-		_, _ = io.WriteString(w, "x"+strings.Repeat("网关错误", 100))
+		_, _ = io.WriteString(w, "xy"+strings.Repeat("网关错误", 100)) // 2 + 3n bytes: 256 falls inside a character
 	})
 	_, err := staticClient(t, srv.URL, 1).DecryptCode(bg, "e")
-	require.ErrorContains(t, err, "HTTP 502: x网关错误")
+	require.ErrorContains(t, err, "HTTP 502: xy网关错误")
 	require.True(t, utf8.ValidString(err.Error()), err.Error())
 }
