@@ -347,3 +347,26 @@ func TestFormattedStructsHideSecrets(t *testing.T) {
 	require.Contains(t, fmt.Sprintf("%#v", compCfg), `wxinvoice.ComponentEventConfig{Token:"REDACTED"`)
 	require.Contains(t, fmt.Sprintf("%v", ComponentEventConfig{}), "{ ", "unset credentials print empty")
 }
+
+// FuzzRedact: whatever surrounds them, registered values never survive in
+// any of their encodings, and redaction never panics.
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{"", "access_token=", "x " + leakSecret + " y", "&#61;\\\"secret\\\":\\\"", "%3d%253D%",
+		leakForms(leakToken)["html hex"], "TICKET&#x3A;&quot;v", "a\xffb" + url.QueryEscape(leakSecret)} {
+		f.Add(s, s)
+	}
+	r := newRedactor()
+	r.pin(leakSecret)
+	r.add(leakToken)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		for _, v := range []string{leakSecret, leakToken} {
+			for form, enc := range leakForms(v) {
+				out := r.redact(a + enc + b)
+				if strings.Contains(out, enc) {
+					t.Fatalf("%s form of %q survives in %q", form, v, out)
+				}
+			}
+		}
+		_ = redact(a + b)
+	})
+}
