@@ -9,8 +9,9 @@
 // returns either a typed response or an error: *APIError for a non-zero
 // errcode (compare with errors.Is and the Err* sentinels), *ValidationError
 // for input refused before sending, *OpError for transport and decode
-// failures. No error or log line ever contains the access token or the app
-// secret.
+// failures. No error or log line ever contains the access token, the app
+// secret or another credential the SDK holds: they are blanked by key and by
+// value (see WithLogger).
 package wxinvoice
 
 import (
@@ -25,9 +26,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
 
@@ -44,11 +48,12 @@ const DefaultBaseURL = "https://api.weixin.qq.com"
 type Client struct {
 	appID   string
 	baseURL string
-	hc      *http.Client // the *http.Client the resty client wraps; every request goes through it
+	hc      *http.Client // a copy of the caller's (or the default) client that refuses redirects; every request goes through it
 	tokens  *tokenCache
 	tickets *tokenCache // the wx_card api_ticket (merchant.go)
 	retry   RetryPolicy
-	logger  *slog.Logger
+	logger  *slog.Logger // redacts through red
+	red     *redactor    // the secrets to blank in errors and logs; shared by a Component's Clients
 }
 
 // Option configures a Client in New.
@@ -63,24 +68,28 @@ type config struct {
 	retry       *RetryPolicy
 	logger      *slog.Logger
 	legacyToken bool
+	red         *redactor // set by Component: one registry for the platform and its authorizers
 }
 
 // WithBaseURL sets the API host (default https://api.weixin.qq.com), e.g. the
 // URL of a wxinvoicetest.Server or a forward proxy.
 func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = strings.TrimRight(u, "/") } }
 
-// WithHTTPClient sets the *http.Client requests go through (resty wraps it).
-// The Client does not modify hc. Without it, a client with a dedicated
-// transport (30 s response-header timeout) is used; no global client is
-// touched.
+// WithHTTPClient sets the *http.Client whose transport, timeout and cookie
+// jar requests go through. The Client never modifies hc: it sends through a
+// shallow copy whose CheckRedirect refuses every redirect (see OpError), so
+// hc stays safe to use elsewhere, concurrently. Without it, a client with a
+// dedicated transport (30 s response-header timeout) is used; no global
+// client is touched.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRestyClient makes requests go through rc's *http.Client, with the
 // transport, timeout, proxy, TLS and cookie settings configured on rc, for
 // services that standardize on a resty client. rc's request-level settings
-// (headers, auth, OnBeforeRequest middlewares, retries) are not applied: the
-// SDK builds each request itself and has its own retry policy. It overrides
-// WithHTTPClient.
+// (headers, auth, OnBeforeRequest middlewares, retries, redirect policy) are
+// not applied: the SDK builds each request itself, has its own retry policy
+// and never follows redirects. Neither rc nor its *http.Client is modified.
+// It overrides WithHTTPClient.
 func WithRestyClient(rc *resty.Client) Option { return func(c *config) { c.rc = rc } }
 
 // WithTokenSource makes the Client take access tokens from ts instead of
@@ -100,8 +109,11 @@ func WithTokenStore(s TokenStore) Option { return func(c *config) { c.store = s 
 func WithRetryPolicy(p RetryPolicy) Option { return func(c *config) { c.retry = &p } }
 
 // WithLogger sets the logger for warnings (token store failures, early
-// refresh failures) and per-call debug lines. Nothing logged contains a
-// token or secret. Default: no logging.
+// refresh failures) and per-call debug lines. Every record goes through a
+// handler that blanks the credentials the SDK knows (by value, in raw,
+// URL-, HTML- and JSON-escaped form) and the values of sensitive keys in its
+// message and attributes, so nothing logged contains a token or secret.
+// Default: no logging.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithLegacyTokenEndpoint makes the default source use GET /cgi-bin/token
@@ -111,15 +123,43 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 func WithLegacyTokenEndpoint() Option { return func(c *config) { c.legacyToken = true } }
 
 // RetryPolicy bounds the retries of a call whose failure is safe to retry:
-// errcode -1 (system busy), HTTP 5xx, and transport failures where the
-// request provably never reached WeChat (dial errors); for read-only calls
-// also other transport failures. A write whose outcome is unknown is never
-// replayed (see ErrOutcomeUnknown), and 45009 is never retried. A rejected
-// access token is replayed once, independently of this policy.
+// errcode -1 (system busy), transport failures where no request left the
+// process (a refused connection, a failed TLS handshake), and for read-only
+// calls also HTTP 5xx answers and other transport failures. A write that may
+// have reached WeChat is sent once (see ErrOutcomeUnknown), and 45009 is
+// never retried. A rejected access token is replayed once, independently of
+// this policy.
+//
+// A 5xx answer's Retry-After (seconds or an HTTP date) is honoured: the
+// retry waits at least that long; when that is longer than MaxBackoff or
+// than the ctx deadline leaves, the call fails at once with the HTTP error.
+//
+// Zero fields take their defaults, so RetryPolicy{MinBackoff: time.Second}
+// keeps 3 attempts and a 2 s cap (raised to MinBackoff when lower).
 type RetryPolicy struct {
-	MaxAttempts int           // total attempts, including the first; 1 disables retries; default 3
-	MinBackoff  time.Duration // first backoff; doubled per retry with full jitter; default 200ms
-	MaxBackoff  time.Duration // backoff cap; default 2s
+	MaxAttempts int           // total attempts, including the first; 1 (or a negative number) disables retries; 0: 3
+	MinBackoff  time.Duration // first backoff; doubled per retry with jitter; 0: 200ms
+	MaxBackoff  time.Duration // backoff cap; 0: 2s
+}
+
+// withDefaults fills the zero fields of p.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	switch {
+	case p.MaxAttempts == 0:
+		p.MaxAttempts = 3
+	case p.MaxAttempts < 0:
+		p.MaxAttempts = 1
+	}
+	if p.MinBackoff <= 0 {
+		p.MinBackoff = 200 * time.Millisecond
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = 2 * time.Second
+	}
+	if p.MaxBackoff < p.MinBackoff {
+		p.MaxBackoff = p.MinBackoff
+	}
+	return p
 }
 
 // New returns a Client for appID. appSecret may be empty when WithTokenSource
@@ -139,28 +179,24 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	if u, err := url.Parse(cfg.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, newValidation("BaseURL", "must be an absolute http(s) URL")
 	}
-	c := &Client{appID: appID, baseURL: cfg.baseURL, logger: cfg.logger}
-	if c.logger == nil {
-		c.logger = slog.New(discardHandler{})
+	red := cfg.red
+	if red == nil {
+		red = newRedactor()
 	}
+	red.pin(appSecret)
+	c := &Client{appID: appID, baseURL: cfg.baseURL, red: red, logger: red.logger(cfg.logger)}
 	hc := cfg.hc
+	if cfg.rc != nil {
+		hc = cfg.rc.GetClient()
+	}
 	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.ResponseHeaderTimeout = 30 * time.Second
-		tr.MaxIdleConnsPerHost = 64
-		hc = &http.Client{Transport: tr}
+		hc = newDefaultHTTPClient()
 	}
-	rc := cfg.rc
-	if rc == nil {
-		rc = resty.NewWithClient(hc)
-	}
-	c.hc = rc.GetClient()
-	c.retry = RetryPolicy{MaxAttempts: 3, MinBackoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second}
+	c.hc = noRedirects(hc)
 	if cfg.retry != nil {
-		c.retry = *cfg.retry
-		if c.retry.MaxAttempts < 1 {
-			c.retry.MaxAttempts = 1
-		}
+		c.retry = cfg.retry.withDefaults()
+	} else {
+		c.retry = RetryPolicy{}.withDefaults()
 	}
 	src := cfg.ts
 	if src == nil {
@@ -169,6 +205,33 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	c.tokens = &tokenCache{src: src, store: cfg.store, key: "access_token:" + appID, logger: c.logger, now: time.Now}
 	c.tickets = newTicketCache(c, cfg.store)
 	return c, nil
+}
+
+// newDefaultHTTPClient returns the client used without WithHTTPClient: a
+// dedicated transport (a clone of http.DefaultTransport when it is an
+// *http.Transport) with a 30 s response-header timeout and 64 idle
+// connections per host.
+func newDefaultHTTPClient() *http.Client {
+	var tr *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		tr = dt.Clone()
+	} else {
+		tr = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
+			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	}
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	tr.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: tr}
+}
+
+// noRedirects returns a shallow copy of hc that never follows a redirect:
+// the 3xx answer itself comes back, and roundTrip turns it into an error, so
+// that no request (with its access token or app secret) ever reaches a
+// redirect target. hc is not modified.
+func noRedirects(hc *http.Client) *http.Client {
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 // AppID returns the appid the Client was created for.
@@ -180,7 +243,7 @@ func (c *Client) AppID() string { return c.appID }
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	t, err := c.tokens.get(ctx)
 	if err != nil {
-		return "", err
+		return "", c.red.error(err)
 	}
 	return t.Value, nil
 }
@@ -196,7 +259,10 @@ type operation struct {
 	tokenParam string
 }
 
-var opStableToken = &operation{path: "/cgi-bin/stable_token", method: "POST"}
+var (
+	opStableToken = &operation{path: "/cgi-bin/stable_token", method: "POST"}
+	opLegacyToken = &operation{path: "/cgi-bin/token", method: "GET"}
+)
 
 // requestBody is a replayable request body.
 type requestBody interface {
@@ -250,7 +316,7 @@ func postJSON[T any, PT interface {
 }
 
 // do is the one request path: token, send, decode, errcode, token replay,
-// retries. body may be nil for a GET.
+// retries. body may be nil for a GET. Every error it returns is redacted.
 func do[T any, PT interface {
 	*T
 	wire.Enveloped
@@ -259,16 +325,16 @@ func do[T any, PT interface {
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.get(ctx)
 		if err != nil {
-			return nil, &OpError{Op: op.path, Err: fmt.Errorf("access token: %w", err)}
+			return nil, &OpError{Op: op.path, Err: fmt.Errorf("access token: %w", c.red.error(err))}
 		}
+		c.red.add(tok.Value)
 		out := PT(new(T))
 		err = c.roundTrip(ctx, op, c.endpoint(op, tok.Value), body, out)
 		if err == nil {
-			st := out.WireStatus()
-			if st.ErrCode == 0 {
+			apiErr := c.apiError(op.path, out.WireStatus())
+			if apiErr == nil {
 				return (*T)(out), nil
 			}
-			apiErr := &APIError{Code: int(st.ErrCode), Msg: redact(st.ErrMsg), Op: op.path}
 			switch {
 			case isTokenRejection(apiErr.Code) && !tokenReplayed:
 				// WeChat did not act on a request with a rejected token: replay once.
@@ -277,7 +343,7 @@ func do[T any, PT interface {
 				attempt--
 				continue
 			case apiErr.Code == -1 && attempt < c.retry.MaxAttempts:
-				if werr := c.backoff(ctx, attempt); werr != nil {
+				if werr := c.wait(ctx, attempt, 0); werr != nil {
 					return nil, apiErr
 				}
 				continue
@@ -287,10 +353,35 @@ func do[T any, PT interface {
 		if !c.retryable(ctx, op, err) || attempt >= c.retry.MaxAttempts {
 			return nil, err
 		}
-		if werr := c.backoff(ctx, attempt); werr != nil {
+		if werr := c.wait(ctx, attempt, retryAfter(err)); werr != nil {
 			return nil, err
 		}
 	}
+}
+
+// apiError is the one errcode check, shared by do, the token fetchers and the
+// Component's calls: nil for errcode 0, else an *APIError for op whose Msg
+// has every secret blanked.
+func (c *Client) apiError(op string, st *wire.Status) *APIError {
+	if st.ErrCode == 0 {
+		return nil
+	}
+	return &APIError{Code: int(st.ErrCode), Msg: c.red.redact(st.ErrMsg), Op: op}
+}
+
+// tokenExpiry returns when a token (access token, ticket) fetched at start
+// with WeChat's expires_in stops being valid. expires_in ≤ 0 means the
+// documented 7200 s; a lifetime above a day (none of WeChat's credentials
+// lives that long: an absurd or overflowing value) is cut to a day.
+func tokenExpiry(start time.Time, expiresIn wire.Int) time.Time {
+	const documented, longest = 7200, 24 * 60 * 60
+	switch {
+	case expiresIn <= 0:
+		expiresIn = documented
+	case expiresIn > longest:
+		expiresIn = longest
+	}
+	return start.Add(time.Duration(expiresIn) * time.Second)
 }
 
 func (c *Client) endpoint(op *operation, token string) string {
@@ -303,55 +394,113 @@ func (c *Client) endpoint(op *operation, token string) string {
 
 // transportError is a failure to get an HTTP response.
 type transportError struct {
-	err  error
-	sent bool // the request may have reached WeChat
+	err   error
+	sent  bool // bytes of the request may have left the process
+	local bool // a local failure (the request could not be built, its body could not be read): not retried, never sent whole
 }
 
 func (e *transportError) Error() string { return e.err.Error() }
 
-// statusError is an HTTP response that is not 200.
+// statusError is an HTTP response that is neither 200 nor a redirect.
 type statusError struct {
-	code    int
-	snippet string
+	code       int
+	snippet    string        // the start of the body, redacted
+	retryAfter time.Duration // the Retry-After header; 0 when absent
 }
 
 func (e *statusError) Error() string {
-	if e.snippet == "" {
-		return fmt.Sprintf("HTTP %d", e.code)
+	s := "HTTP " + strconv.Itoa(e.code)
+	if e.retryAfter > 0 {
+		s += " (Retry-After " + e.retryAfter.String() + ")"
 	}
-	return fmt.Sprintf("HTTP %d: %s", e.code, e.snippet)
+	if e.snippet != "" {
+		s += ": " + e.snippet
+	}
+	return s
+}
+
+// redirectError is a 3xx answer, which the SDK never follows: WeChat does
+// not redirect API calls, and following one would hand the access token (or
+// the app secret, for stable_token) to the Location host.
+type redirectError struct {
+	code     int
+	location string // redacted
+}
+
+func (e *redirectError) Error() string {
+	return "HTTP " + strconv.Itoa(e.code) + " redirect to " + strconv.Quote(e.location) +
+		" refused: the SDK never follows redirects (check the base URL or the proxy)"
+}
+
+// Bounds of what a failed answer's body contributes to the error: a window
+// is redacted whole (so that a secret cut by the snippet's end is still
+// found), then cut.
+const (
+	redactWindow   = 2048
+	statusSnippet  = 256
+	decodeSnippet  = 128
+	maxAnswerBytes = 8 << 20
+)
+
+// snippet returns the start of b, at most n bytes, after redacting a wider
+// window of it.
+func (c *Client) snippet(b []byte, n int) string {
+	if len(b) > redactWindow {
+		b = b[:redactWindow]
+	}
+	s := c.red.redact(string(bytes.TrimSpace(b)))
+	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n-- // never cut a character in two
+		}
+		s = s[:n]
+	}
+	return s
 }
 
 // roundTrip sends one request and decodes the JSON answer into out. Errors
-// are *OpError (redacted), wrapping ErrOutcomeUnknown for writes that may have
-// been acted upon.
+// are *OpError (redacted), wrapping ErrOutcomeUnknown for writes that may
+// have been acted upon. Secrets in a decoded answer (tokens, tickets) are
+// registered for redaction before anything else sees them.
+//
+// A redirect answer is an error but never an unknown outcome, even for a
+// write: a 3xx is WeChat's host (or a proxy before it) declining to handle
+// the request there, not an action taken.
 func (c *Client) roundTrip(ctx context.Context, op *operation, u string, body requestBody, out any) error {
 	start := time.Now()
-	status, raw, err := c.send(ctx, op, u, body)
+	resp, err := c.send(ctx, op, u, body)
 	if err != nil {
 		return c.opError(ctx, op, err)
 	}
-	defer raw.Close()
-	if status != http.StatusOK {
-		snippet, _ := io.ReadAll(io.LimitReader(raw, 256))
-		return &OpError{Op: op.path, Err: &statusError{code: status, snippet: redact(string(bytes.TrimSpace(snippet)))}}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return &OpError{Op: op.path, Err: &redirectError{code: resp.StatusCode, location: c.red.redact(resp.Header.Get("Location"))}}
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, redactWindow))
+		se := &statusError{code: resp.StatusCode, snippet: c.snippet(b, statusSnippet),
+			retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+		if op.write {
+			// A gateway's 502/504 may come after WeChat acted.
+			return &OpError{Op: op.path, Err: &unknownOutcome{err: se}}
+		}
+		return &OpError{Op: op.path, Err: se}
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer bufPool.Put(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(raw, 8<<20)); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswerBytes)); err != nil {
 		return c.opError(ctx, op, &transportError{err: err, sent: true})
 	}
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
-		snippet := buf.Bytes()
-		if len(snippet) > 128 {
-			snippet = snippet[:128]
-		}
-		derr := fmt.Errorf("decode response: %v (body starts %q)", err, redact(string(snippet)))
+		derr := c.red.error(fmt.Errorf("decode response: %w (body starts %q)", err, c.snippet(buf.Bytes(), decodeSnippet)))
 		if op.write {
-			derr = fmt.Errorf("%w; %w", ErrOutcomeUnknown, derr)
+			derr = &unknownOutcome{err: derr}
 		}
 		return &OpError{Op: op.path, Err: derr}
+	}
+	if sc, ok := out.(wire.SecretCarrier); ok {
+		c.red.add(sc.Secrets()...)
 	}
 	if c.logger.Enabled(ctx, slog.LevelDebug) {
 		code := 0
@@ -364,52 +513,136 @@ func (c *Client) roundTrip(ctx context.Context, op *operation, u string, body re
 	return nil
 }
 
-// send performs the HTTP exchange through the *http.Client that resty wraps,
-// for JSON calls and uploads alike: the body is a reader over bytes marshalled
+// parseRetryAfter reads a Retry-After header (delay-seconds or an HTTP date)
+// as a duration from now; 0 when absent, past or malformed.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, 24*60*60)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// send performs the HTTP exchange through the Client's *http.Client, for
+// JSON calls and uploads alike: the body is a reader over bytes marshalled
 // once (or the streamed multipart upload) with an exact Content-Length and a
 // GetBody that replays it. resty's per-request builder (R()) is not used on
 // this path: it re-parses the URL, clones headers twice and allocates six
 // maps per call, which measured +18% allocations and +22% time per
 // InsertInvoice against the net/http floor (internal/bench/resty-vs-direct.txt).
-func (c *Client) send(ctx context.Context, op *operation, u string, body requestBody) (int, io.ReadCloser, error) {
+//
+// Whether a failed request may have reached WeChat is read from what the
+// transport did with the request body (see sendState), not guessed from the
+// error.
+func (c *Client) send(ctx context.Context, op *operation, u string, body requestBody) (*http.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &transportError{err: err} // nothing was sent
+	}
 	method := op.method
 	if method == "" {
 		method = http.MethodPost
 	}
+	var st *sendState
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
-		return 0, nil, &transportError{err: err}
+		return nil, &transportError{err: err, local: true}
 	}
 	if body != nil {
 		r, n, err := body.open()
 		if err != nil {
-			return 0, nil, &transportError{err: err}
+			return nil, &transportError{err: fmt.Errorf("open request body: %w", err), local: true}
 		}
-		req.Body = asReadCloser(r)
+		tb := &trackedBody{r: r}
+		tb.st = &tb.state
+		st = tb.st
+		req.Body = tb
 		req.ContentLength = n
 		req.GetBody = func() (io.ReadCloser, error) {
 			r, _, err := body.open()
-			return asReadCloser(r), err
+			if err != nil {
+				return nil, err
+			}
+			return &trackedBody{r: r, st: st}, nil
 		}
 		req.Header.Set("Content-Type", body.contentType())
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return 0, nil, classify(err)
+		return nil, classify(err, st)
 	}
-	return resp.StatusCode, resp.Body, nil
+	return resp, nil
 }
 
-func asReadCloser(r io.Reader) io.ReadCloser {
-	if rc, ok := r.(io.ReadCloser); ok {
-		return rc
-	}
-	return io.NopCloser(r)
+// sendState records what the transport did with one request's body. Every
+// request that can change state on WeChat has a body (all writes are POSTs
+// with JSON or multipart), and WeChat cannot act on a request before its
+// body arrives whole. So:
+//
+//   - not one byte of the body read: the request never left the process
+//     whole (ctx done before or while connecting, a refused connection, a
+//     failed TLS handshake, a proxy that refused it): not sent;
+//   - the body failed to read (an upload's source): at most an incomplete
+//     request left, which WeChat cannot act on: not sent, not retried;
+//   - otherwise it may have reached WeChat.
+//
+// net/http reads the body only once the connection is up and the headers
+// are written (HTTP/1.x and HTTP/2 alike), and this holds for any
+// RoundTripper, traced or not; one that buffers the body before sending
+// errs on the cautious side. A request without a body (a GET, only used for
+// reads) gets the cautious rule: only a failure to connect proves that
+// nothing was sent.
+type sendState struct {
+	read    atomic.Bool // the transport read from the body
+	bodyErr atomic.Bool // reading the body failed
 }
 
-// classify tells whether a transport error may have reached WeChat: only a
-// failure to connect proves it did not.
-func classify(err error) *transportError {
+// trackedBody is one attempt's body: reads and read errors go to st, which
+// the first attempt's trackedBody holds (one allocation per call).
+type trackedBody struct {
+	r     io.Reader
+	st    *sendState
+	state sendState
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	if !b.st.read.Load() {
+		b.st.read.Store(true)
+	}
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.st.bodyErr.Store(true)
+	}
+	return n, err
+}
+
+func (b *trackedBody) Close() error {
+	if c, ok := b.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// classify tells whether a failed request may have reached WeChat (see
+// sendState); st is nil for a request without a body.
+func classify(err error, st *sendState) *transportError {
+	switch {
+	case st == nil:
+	case st.bodyErr.Load():
+		return &transportError{err: err, local: true}
+	case st.read.Load():
+		return &transportError{err: err, sent: true}
+	default:
+		return &transportError{err: err}
+	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
 		return &transportError{err: err}
@@ -425,19 +658,23 @@ func classify(err error) *transportError {
 func (c *Client) opError(ctx context.Context, op *operation, err error) error {
 	te, ok := err.(*transportError)
 	if !ok {
-		return &OpError{Op: op.path, Err: sanitize(err)}
+		return &OpError{Op: op.path, Err: c.red.error(err)}
 	}
-	inner := sanitize(te.err)
-	if ctx.Err() != nil && errors.Is(te.err, ctx.Err()) {
-		inner = ctx.Err()
+	inner := c.red.error(te.err)
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(te.err, ctxErr) {
+		inner = ctxErr
 	}
-	if te.sent && op.write {
+	switch {
+	case te.local:
+		return &OpError{Op: op.path, Err: inner}
+	case te.sent && op.write:
 		return &OpError{Op: op.path, Err: &unknownOutcome{err: inner}}
 	}
 	return &OpError{Op: op.path, Err: &retryableErr{err: inner, sent: te.sent}}
 }
 
-// unknownOutcome marks a write that was sent without an answer.
+// unknownOutcome marks a write that may have reached WeChat without an
+// answer from WeChat coming back.
 type unknownOutcome struct{ err error }
 
 func (e *unknownOutcome) Error() string   { return ErrOutcomeUnknown.Error() + ": " + e.err.Error() }
@@ -452,14 +689,17 @@ type retryableErr struct {
 func (e *retryableErr) Error() string { return e.err.Error() }
 func (e *retryableErr) Unwrap() error { return e.err }
 
-// retryable reports whether err (from roundTrip) may be retried under the policy.
+// retryable reports whether err (from roundTrip) may be retried under the
+// policy: never a write that may have reached WeChat, never a redirect or a
+// local failure; a read's 5xx and transport failures; any request that
+// provably did not leave.
 func (c *Client) retryable(ctx context.Context, op *operation, err error) bool {
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, ErrOutcomeUnknown) {
 		return false
 	}
 	var se *statusError
 	if errors.As(err, &se) {
-		return se.code >= 500
+		return !op.write && se.code >= 500
 	}
 	var re *retryableErr
 	if errors.As(err, &re) {
@@ -468,14 +708,35 @@ func (c *Client) retryable(ctx context.Context, op *operation, err error) bool {
 	return false
 }
 
-// backoff sleeps before retry number attempt, honouring ctx.
-func (c *Client) backoff(ctx context.Context, attempt int) error {
+// retryAfter returns the Retry-After of err's HTTP answer, or 0.
+func retryAfter(err error) time.Duration {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.retryAfter
+	}
+	return 0
+}
+
+// wait sleeps before retry number attempt: the policy's jittered backoff,
+// or at least atLeast (a Retry-After). It returns an error at once, without
+// sleeping, when atLeast exceeds MaxBackoff or the wait would outlast ctx's
+// deadline, and when ctx ends meanwhile.
+func (c *Client) wait(ctx context.Context, attempt int, atLeast time.Duration) error {
 	d := c.retry.MinBackoff << (attempt - 1)
 	if d <= 0 || d > c.retry.MaxBackoff {
 		d = c.retry.MaxBackoff
 	}
 	if d > 0 {
 		d = d/2 + rand.N(d/2+1) // jitter
+	}
+	if atLeast > 0 {
+		if atLeast > c.retry.MaxBackoff {
+			return errors.New("Retry-After exceeds the retry policy's MaxBackoff")
+		}
+		d = max(d, atLeast)
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return context.DeadlineExceeded
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -486,83 +747,3 @@ func (c *Client) backoff(ctx context.Context, attempt int) error {
 		return nil
 	}
 }
-
-// sanitize rewrites errors carrying request URLs (net/http's *url.Error
-// includes the full URL, access token and all) into redacted copies.
-func sanitize(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return &url.Error{Op: ue.Op, URL: redact(ue.URL), Err: sanitizeInner(ue.Err)}
-	}
-	return sanitizeInner(err)
-}
-
-func sanitizeInner(err error) error {
-	if err == nil {
-		return nil
-	}
-	if s := err.Error(); s != redact(s) {
-		return errors.New(redact(s))
-	}
-	return err
-}
-
-// sensitiveKeys are the parameter names whose values redact blanks, in query
-// strings (key=value) and in JSON ("key": "value"); a name also matches as
-// the end of a longer one (authorizer_access_token, component_appsecret).
-var sensitiveKeys = [...]string{"access_token", "secret", "refresh_token", "ticket", "auth_code", "authorization_code"}
-
-// redact blanks the values of access tokens, secrets, refresh tokens, tickets
-// and authorization codes in s, wherever they appear: URLs in transport
-// errors, errmsg texts, and body snippets quoted by decode errors.
-func redact(s string) string {
-	for _, k := range sensitiveKeys {
-		for from := 0; from < len(s); {
-			i := strings.Index(s[from:], k)
-			if i < 0 {
-				break
-			}
-			start, ok := valueStart(s, from+i+len(k))
-			if !ok {
-				from += i + len(k)
-				continue
-			}
-			end := start
-			for end < len(s) && !strings.ContainsRune("&\"' \t\n\r<>,}", rune(s[end])) {
-				end++
-			}
-			s = s[:start] + "REDACTED" + s[end:]
-			from = start + len("REDACTED")
-		}
-	}
-	return s
-}
-
-// valueStart returns where the value after a key ending at i starts: after
-// "=" (query) or after `": "` (JSON, quotes and spaces optional).
-func valueStart(s string, i int) (int, bool) {
-	if i < len(s) && s[i] == '"' {
-		i++
-	}
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	if i >= len(s) || (s[i] != '=' && s[i] != ':') {
-		return 0, false
-	}
-	i++
-	for i < len(s) && s[i] == ' ' {
-		i++
-	}
-	if i < len(s) && s[i] == '"' {
-		i++
-	}
-	return i, true
-}
-
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }

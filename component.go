@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -130,8 +129,9 @@ type Component struct {
 	secret string
 	c      *Client // the component's own calls: component_access_token in the query
 	store  TokenStore
-	opts   []Option // the caller's options, the base of every authorizer Client
-	logger *slog.Logger
+	opts   []Option     // the caller's options, the base of every authorizer Client
+	red    *redactor    // the platform's secrets, shared by every Client it makes
+	logger *slog.Logger // redacts through red
 	now    func() time.Time
 
 	mu    sync.Mutex
@@ -162,14 +162,13 @@ func NewComponent(appID, appSecret string, opts ...Option) (*Component, error) {
 		return nil, newValidation("appSecret", "must not be empty unless WithTokenSource is given")
 	}
 	cp := &Component{appID: appID, secret: appSecret, store: cfg.store, opts: slices.Clone(opts),
-		logger: cfg.logger, now: time.Now, auths: map[string]*tokenCache{}}
-	if cfg.hc == nil {
+		red: newRedactor(), now: time.Now, auths: map[string]*tokenCache{}}
+	cp.red.pin(appSecret)
+	cp.opts = append(cp.opts, func(c *config) { c.red = cp.red })
+	if cfg.hc == nil && cfg.rc == nil {
 		// One connection pool for the component and every merchant's Client
 		// (New's default, shared), so that a Client per request is cheap.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.ResponseHeaderTimeout = 30 * time.Second
-		tr.MaxIdleConnsPerHost = 64
-		cp.opts = append([]Option{WithHTTPClient(&http.Client{Transport: tr})}, cp.opts...)
+		cp.opts = append([]Option{WithHTTPClient(newDefaultHTTPClient())}, cp.opts...)
 	}
 	if cp.store == nil {
 		cp.store = NewMemoryTokenStore()
@@ -231,8 +230,8 @@ func (cp *Component) postNoToken(ctx context.Context, op *operation, v any, out 
 	if err := cp.c.roundTrip(ctx, op, cp.c.baseURL+op.path, body, out); err != nil {
 		return err
 	}
-	if st := out.WireStatus(); st.ErrCode != 0 {
-		return &APIError{Code: int(st.ErrCode), Msg: redact(st.ErrMsg), Op: op.path}
+	if apiErr := cp.c.apiError(op.path, out.WireStatus()); apiErr != nil {
+		return apiErr
 	}
 	return nil
 }
@@ -254,6 +253,7 @@ func (s *componentTokenSource) Token(ctx context.Context) (Token, error) {
 	if !t.ExpiresAt.IsZero() && !cp.now().Before(t.ExpiresAt) {
 		return Token{}, &ticketError{appID: cp.appID, received: t.ExpiresAt.Add(-ComponentTicketTTL)}
 	}
+	cp.red.add(t.Value)
 	start := time.Now()
 	var resp wire.ComponentTokenResponse
 	err = cp.postNoToken(ctx, opComponentToken, &wire.ComponentTokenRequest{
@@ -264,11 +264,7 @@ func (s *componentTokenSource) Token(ctx context.Context) (Token, error) {
 	if resp.ComponentAccessToken == "" {
 		return Token{}, &OpError{Op: opComponentToken.path, Err: errors.New("empty component_access_token in response")}
 	}
-	exp := time.Duration(resp.ExpiresIn) * time.Second
-	if exp <= 0 {
-		exp = 7200 * time.Second
-	}
-	return Token{Value: resp.ComponentAccessToken, ExpiresAt: start.Add(exp)}, nil
+	return Token{Value: resp.ComponentAccessToken, ExpiresAt: tokenExpiry(start, resp.ExpiresIn)}, nil
 }
 
 // storeTicket records a ticket WeChat pushed, valid ComponentTicketTTL from
@@ -276,6 +272,7 @@ func (s *componentTokenSource) Token(ctx context.Context) (Token, error) {
 // that a clock difference with WeChat cannot make a fresh ticket look
 // expired; WeChat itself answers 61005 for a ticket that really is.
 func (cp *Component) storeTicket(ctx context.Context, ticket string, received time.Time) error {
+	cp.red.add(ticket)
 	return cp.store.SetToken(ctx, cp.ticketKey(), Token{Value: ticket, ExpiresAt: received.Add(ComponentTicketTTL)})
 }
 
@@ -416,6 +413,7 @@ func (cp *Component) QueryAuth(ctx context.Context, authorizationCode string) (*
 	if authorizationCode == "" {
 		return nil, newValidation("authorizationCode", "must not be empty")
 	}
+	cp.red.add(authorizationCode)
 	start := time.Now()
 	resp, err := postJSON[wire.QueryAuthResponse](ctx, cp.c, opQueryAuth, &wire.QueryAuthRequest{
 		ComponentAppID: cp.appID, AuthorizationCode: authorizationCode})
@@ -440,11 +438,7 @@ func (cp *Component) QueryAuth(ctx context.Context, authorizationCode string) (*
 		cp.clearRevoked(ctx, info.AuthorizerAppID)
 	}
 	if info.AuthorizerAccessToken != "" {
-		exp := time.Duration(info.ExpiresIn) * time.Second
-		if exp <= 0 {
-			exp = 7200 * time.Second
-		}
-		t := &Token{Value: info.AuthorizerAccessToken, ExpiresAt: start.Add(exp)}
+		t := &Token{Value: info.AuthorizerAccessToken, ExpiresAt: tokenExpiry(start, info.ExpiresIn)}
 		if err := cp.store.SetToken(ctx, cp.accessKey(info.AuthorizerAppID), *t); err != nil {
 			cp.logger.Warn("wxinvoice: token store write failed; the authorizer token is cached in this process only", "err", err)
 		}
@@ -464,6 +458,7 @@ func (cp *Component) SetRefreshToken(ctx context.Context, authorizerAppID, refre
 	case refreshToken == "":
 		return newValidation("refreshToken", "must not be empty")
 	}
+	cp.red.add(refreshToken)
 	cp.recordAuthorized(ctx, authorizerAppID, cp.now())
 	if err := cp.saveRefreshToken(ctx, authorizerAppID, refreshToken); err != nil {
 		return err
@@ -652,6 +647,7 @@ func (r *authorizerRefresher) Token(ctx context.Context) (Token, error) {
 // refreshAuthorizer spends rt. A new refresh token in the answer is stored
 // before the access token is returned.
 func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt string) (Token, error) {
+	cp.red.add(rt)
 	start := time.Now()
 	resp, err := postJSON[wire.AuthorizerTokenResponse](ctx, cp.c, opAuthorizerToken, &wire.AuthorizerTokenRequest{
 		ComponentAppID: cp.appID, AuthorizerAppID: authorizer, AuthorizerRefreshToken: rt})
@@ -670,11 +666,7 @@ func (cp *Component) refreshAuthorizer(ctx context.Context, authorizer, rt strin
 			return Token{}, &OpError{Op: opAuthorizerToken.path, Err: err}
 		}
 	}
-	exp := time.Duration(resp.ExpiresIn) * time.Second
-	if exp <= 0 {
-		exp = 7200 * time.Second
-	}
-	return Token{Value: resp.AuthorizerAccessToken, ExpiresAt: start.Add(exp)}, nil
+	return Token{Value: resp.AuthorizerAccessToken, ExpiresAt: tokenExpiry(start, resp.ExpiresIn)}, nil
 }
 
 // replaceRefreshToken stores nrt in place of the spent refresh token old,
@@ -710,7 +702,7 @@ func (cp *Component) retryStoreWrite(ctx context.Context, authorizer string, wri
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %v)", authorizer, ctx.Err(), err)
+				return fmt.Errorf("store authorizer_refresh_token of %s: %w (after %w)", authorizer, ctx.Err(), err)
 			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
 			}
 		}

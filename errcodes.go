@@ -1,5 +1,7 @@
-// errDescriptions is the errcode table of ../shared/api/errors.md (WxJava WxOpenErrorMsgEnum,
-// WxMpErrorMsgEnum and wechatpy constants), copied verbatim.
+// errDescriptions holds WeChat's documented errcode descriptions, as collected by WxJava
+// (WxMpErrorMsgEnum, WxOpenErrorMsgEnum) and wechatpy's constants, verbatim except 40125
+// (WxJava describes it as a bad AppID; WeChat's errmsg is "invalid appsecret") and 47001
+// (also answered to a setpdf upload whose multipart part is not named "pdf").
 
 package wxinvoice
 
@@ -14,7 +16,7 @@ var errDescriptions = map[int]string{
 	40035: "不合法的参数",
 	40073: "invalid card id",
 	40078: "invalid card status",
-	40125: "不合法的 AppID ，请开发者检查 AppID 的正确性，避免异常字符，注意大小写",
+	40125: "无效的 AppSecret（invalid appsecret），请开发者检查 AppSecret 的正确性",
 	40164: "invalid ip, not in whitelist",
 	40243: "AppSecret 已被冻结",
 	41001: "缺少 access_token 参数",
@@ -23,7 +25,7 @@ var errDescriptions = map[int]string{
 	44002: "POST 的数据包为空",
 	45009: "接口调用超过限制",
 	45011: "API 调用太频繁，请稍候再试",
-	47001: "解析 JSON/XML 内容错误",
+	47001: "数据格式错误：请求体无法解析（JSON/XML 格式错误，或上传 PDF 时缺少名为 pdf 的文件字段）",
 	48001: "api 功能未授权，请确认公众号已获得该接口，可以在公众平台官网 - 开发者中心页中查看接口权限",
 	48004: "API 接口被封禁",
 	72001: "no match card",

@@ -62,7 +62,7 @@ var (
 	ErrAccessTokenExpired  = &APIError{Code: 42001, Msg: "access_token expired"}
 	ErrRateLimited         = &APIError{Code: 45009, Msg: "reach max api daily quota limit"}
 	ErrTooFrequent         = &APIError{Code: 45011, Msg: "api minute-quota reach limit"}
-	ErrDataFormat          = &APIError{Code: 47001, Msg: "data format error"}
+	ErrDataFormat          = &APIError{Code: 47001, Msg: "data format error"} // the body could not be parsed: bad JSON, or a setpdf upload without a multipart part named "pdf"
 	ErrUnauthorizedAPI     = &APIError{Code: 48001, Msg: "api unauthorized"}
 	ErrUnauthorizedInvoice = &APIError{Code: 72015, Msg: "unauthorized create invoice"}
 	ErrInvalidTitle        = &APIError{Code: 72017, Msg: "invalid invoice title"}
@@ -86,7 +86,10 @@ func isTokenRejection(code int) bool { return code == 40001 || code == 40014 || 
 // ValidationError reports input that is certainly invalid; it is returned
 // before anything is sent to WeChat.
 type ValidationError struct {
-	Field  string // the Go field path, e.g. "Invoice.Fee"
+	// Field names what was refused: a Go field path of the request struct
+	// (e.g. "Invoice.Fee", "EventConfig.Token") or the name of a method's
+	// parameter (e.g. "appID", "sMediaID", "pdf").
+	Field  string
 	Reason string
 }
 
@@ -95,16 +98,33 @@ func (e *ValidationError) Error() string {
 	return "wxinvoice: invalid " + e.Field + ": " + e.Reason
 }
 
-// ErrOutcomeUnknown is wrapped by errors from writes (insert, updatestatus,
-// createcard, setpdf, insertbill) whose request was sent but whose answer
-// never arrived: WeChat may or may not have acted on it. The SDK never replays
-// such a write by itself; check the state (e.g. with the reimburser's
-// getinvoiceinfo) or retry knowingly.
-var ErrOutcomeUnknown = errors.New("outcome unknown: the request was sent but no answer arrived")
-
-// OpError wraps a transport or decode failure of one API call.
+// ErrOutcomeUnknown is wrapped by errors from writes (every call that changes
+// state on WeChat: insert, updatestatus, createcard, setpdf, insertbill,
+// createbillcard, rejectinsert, makeoutinvoice, clearoutinvoice, the
+// reimburser's status updates, setbizattr's set_* actions, api_query_auth)
+// whose request may have reached WeChat but whose answer from WeChat never
+// arrived: a timeout or a broken connection after the request was written,
+// any HTTP status other than 200 (a gateway's 502 or 504 may come after
+// WeChat acted), or an answer that cannot be decoded. WeChat may or may not
+// have acted on it. The SDK never replays such a write by itself; check the
+// state (e.g. with the reimburser's getinvoiceinfo) or retry knowingly.
 //
-// Err never contains the access token: URLs in it are redacted.
+// It is not wrapped when no request left the process (ctx already done, a
+// connection that could not be made, a request body that could not be
+// opened or read: errors.Is(err, context.Canceled) and the like then hold),
+// nor for a redirect answer (3xx), which the SDK never follows: a redirect is
+// WeChat's host, or a proxy before it, declining to handle the request, not
+// an action taken.
+var ErrOutcomeUnknown = errors.New("outcome unknown: the request may have reached WeChat but no answer from it arrived")
+
+// OpError wraps a transport, HTTP status, redirect or decode failure of one
+// API call. A redirect answer is an OpError whose text names the status and
+// the (redacted) Location: the SDK never follows redirects.
+//
+// Err's text never contains the access token or another credential the SDK
+// knows: URLs, body snippets and wrapped errors are redacted. Err still
+// unwraps to the underlying error (context.DeadlineExceeded, a
+// *json.SyntaxError...).
 type OpError struct {
 	Op  string // the API path
 	Err error

@@ -3,7 +3,6 @@ package wxinvoice
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -106,44 +105,6 @@ func TestNonJSONAndTruncatedBodies(t *testing.T) {
 		_, err = c.InsertInvoice(bg, sampleInsert())
 		require.ErrorIs(t, err, ErrOutcomeUnknown, body)
 	}
-}
-
-func TestWriteTimeoutIsUnknownAndNotReplayed(t *testing.T) {
-	t.Parallel()
-	ts := newTestServer(t)
-	var calls atomic.Int32
-	ts.mux.HandleFunc("/card/invoice/insert", func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body) // the server notices the client leaving only once the body is read
-		select {
-		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
-		}
-	})
-	ts.mux.HandleFunc("/card/code/decrypt", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if calls.Add(1) == 1 {
-			select {
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
-			return
-		}
-		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","code":"c"}`))
-	})
-	hc := &http.Client{Timeout: 200 * time.Millisecond}
-	c := ts.client(t, WithHTTPClient(hc))
-	_, err := c.InsertInvoice(bg, sampleInsert())
-	require.ErrorIs(t, err, ErrOutcomeUnknown)
-	require.Equal(t, int32(1), calls.Load())
-	requireNoSecrets(t, err.Error())
-
-	// A read that timed out is retried.
-	calls.Store(0)
-	code, err := c.DecryptCode(bg, "e")
-	require.NoError(t, err)
-	require.Equal(t, "c", code)
-	require.Equal(t, int32(2), calls.Load())
 }
 
 func TestDialErrorRetriedAndRedacted(t *testing.T) {

@@ -37,11 +37,7 @@ func (s *ticketSource) Token(ctx context.Context) (Token, error) {
 	if resp.Ticket == "" {
 		return Token{}, &OpError{Op: opGetTicket.path, Err: errors.New("empty ticket in response")}
 	}
-	exp := time.Duration(resp.ExpiresIn) * time.Second
-	if exp <= 0 {
-		exp = 7200 * time.Second // the documented lifetime
-	}
-	return Token{Value: resp.Ticket, ExpiresAt: start.Add(exp)}, nil
+	return Token{Value: resp.Ticket, ExpiresAt: tokenExpiry(start, resp.ExpiresIn)}, nil
 }
 
 // newTicketCache returns the Client's wx_card ticket cache. With a

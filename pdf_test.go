@@ -83,7 +83,8 @@ func TestUploadPDFRefusesNonPDF(t *testing.T) {
 	require.Zero(t, ts.tokenCalls.Load())
 }
 
-// A retried upload (the first attempt hits a 502) sends the whole PDF again.
+// A retried upload (the first attempt answers errcode -1, system busy: WeChat
+// did not act) sends the whole PDF again.
 func TestUploadPDFReplaysBody(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -92,7 +93,7 @@ func TestUploadPDFReplaysBody(t *testing.T) {
 		_, data := readPDFPart(t, r)
 		require.Equal(t, testPDF, data)
 		if calls.Add(1) == 1 {
-			http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
+			_, _ = w.Write([]byte(`{"errcode":-1,"errmsg":"system error"}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","s_media_id":"42"}`))
@@ -161,8 +162,8 @@ func TestUploadPDFUnknownOutcomeNotReplayed(t *testing.T) {
 	require.Equal(t, "/card/invoice/platform/setpdf", opErr.Op)
 }
 
-// A proxy that answers 502 before reading the upload: the retry sends the
-// whole file intact. (open waits for net/http to close the first attempt's
+// WeChat answering errcode -1 (system busy) before reading the upload: the
+// retry sends the whole file intact. (open waits for net/http to close the first attempt's
 // body before rewinding the file; this test passes with or without that wait
 // on today's net/http, which closes the body before Do returns here.)
 func TestUploadPDFRetryAfterEarlyAnswer(t *testing.T) {
@@ -173,7 +174,7 @@ func TestUploadPDFRetryAfterEarlyAnswer(t *testing.T) {
 	ts.mux.HandleFunc("/card/invoice/platform/setpdf", func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			w.Header().Set("Connection", "close")
-			http.Error(w, "<html>502 Bad Gateway</html>", http.StatusBadGateway)
+			_, _ = w.Write([]byte(`{"errcode":-1,"errmsg":"system error"}`))
 			return
 		}
 		_, data := readPDFPart(t, r)
@@ -207,7 +208,7 @@ func TestUploadPDFSpoolsLargeStreams(t *testing.T) {
 			entries, err := os.ReadDir(tmp)
 			require.NoError(t, err)
 			require.Len(t, entries, 1, "spooled to one temporary file")
-			http.Error(w, "busy", http.StatusBadGateway)
+			_, _ = w.Write([]byte(`{"errcode":-1,"errmsg":"system error"}`))
 			return
 		}
 		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","s_media_id":"9"}`))

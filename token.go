@@ -687,33 +687,27 @@ func formatUnixList(ts []time.Time) string {
 func (s *appTokenSource) fetch(ctx context.Context, force bool) (Token, error) {
 	var resp wire.TokenResponse
 	var err error
+	op := opStableToken
 	start := time.Now()
 	if s.legacy {
-		q := "/cgi-bin/token?grant_type=client_credential&appid=" + url.QueryEscape(s.appID) + "&secret=" + url.QueryEscape(s.secret)
-		err = s.c.roundTrip(ctx, &operation{path: "/cgi-bin/token", method: "GET"}, s.c.baseURL+q, nil, &resp)
+		op = opLegacyToken
+		q := "?grant_type=client_credential&appid=" + url.QueryEscape(s.appID) + "&secret=" + url.QueryEscape(s.secret)
+		err = s.c.roundTrip(ctx, op, s.c.baseURL+op.path+q, nil, &resp)
 	} else {
 		body, berr := marshalJSON(&wire.StableTokenRequest{GrantType: "client_credential", AppID: s.appID, Secret: s.secret, ForceRefresh: force})
 		if berr != nil {
 			return Token{}, berr
 		}
-		err = s.c.roundTrip(ctx, opStableToken, s.c.baseURL+opStableToken.path, body, &resp)
-	}
-	op := "/cgi-bin/stable_token"
-	if s.legacy {
-		op = "/cgi-bin/token"
+		err = s.c.roundTrip(ctx, op, s.c.baseURL+op.path, body, &resp)
 	}
 	if err != nil {
 		return Token{}, err
 	}
-	if resp.ErrCode != 0 {
-		return Token{}, &APIError{Code: int(resp.ErrCode), Msg: resp.ErrMsg, Op: op}
+	if apiErr := s.c.apiError(op.path, &resp.Status); apiErr != nil {
+		return Token{}, apiErr
 	}
 	if resp.AccessToken == "" {
-		return Token{}, &OpError{Op: op, Err: errors.New("empty access_token in response")}
+		return Token{}, &OpError{Op: op.path, Err: errors.New("empty access_token in response")}
 	}
-	exp := time.Duration(resp.ExpiresIn) * time.Second
-	if exp <= 0 {
-		exp = 7200 * time.Second
-	}
-	return Token{Value: resp.AccessToken, ExpiresAt: start.Add(exp)}, nil
+	return Token{Value: resp.AccessToken, ExpiresAt: tokenExpiry(start, resp.ExpiresIn)}, nil
 }

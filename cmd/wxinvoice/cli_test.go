@@ -382,7 +382,7 @@ func TestErrors(t *testing.T) {
 			args: []string{"token"}, code: exitAPI, stderr: []string{"errcode 40125", "hint:   check WECHAT_APPSECRET"}},
 		{name: "errmsg carrying the secret", setup: func() {
 			srv.FailNext("/card/invoice/seturl", 1, wxinvoicetest.Fault{ErrCode: 72031, ErrMsg: "invalid params " + srv.AppSecret})
-		}, args: []string{"seturl"}, code: exitAPI, stderr: []string{"errcode 72031", "invalid params [REDACTED]"}},
+		}, args: []string{"seturl"}, code: exitAPI, stderr: []string{"errcode 72031", "invalid params REDACTED"}},
 		{name: "connection refused", env: map[string]string{envAppID: srv.AppID, envAppSecret: srv.AppSecret, envBaseURL: closed.URL},
 			args: []string{"seturl"}, code: exitTransport, stderr: []string{"/cgi-bin/stable_token", "connection refused"}},
 		{name: "HTTP 502", setup: func() {

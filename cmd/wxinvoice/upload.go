@@ -332,7 +332,7 @@ func collectFiles(args []string) (files []string, explicit map[string]bool, err 
 	for _, arg := range args {
 		fi, err := os.Stat(arg)
 		if err != nil {
-			return nil, nil, usagef("%v", err)
+			return nil, nil, usagef("%w", err)
 		}
 		if !fi.IsDir() {
 			add(arg)
@@ -400,7 +400,7 @@ func loadResults(path string) (map[string]bool, error) {
 		return done, nil
 	}
 	if err != nil {
-		return nil, usagef("--resume: %v", err)
+		return nil, usagef("--resume: %w", err)
 	}
 	data = data[:bytes.LastIndexByte(data, '\n')+1]
 	cr := csv.NewReader(bytes.NewReader(data))
@@ -411,7 +411,7 @@ func loadResults(path string) (map[string]bool, error) {
 			break
 		}
 		if err != nil {
-			return nil, usagef("--resume %s: %v", path, err)
+			return nil, usagef("--resume %s: %w", path, err)
 		}
 		if len(rec) < 2 || rec[1] == "" || (line == 1 && rec[0] == "file") {
 			continue

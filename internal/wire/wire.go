@@ -38,7 +38,9 @@ func (i *Int) UnmarshalJSON(b []byte) error {
 		var f json.Number = json.Number(b)
 		fl, ferr := f.Float64()
 		if ferr != nil || fl != float64(int64(fl)) {
-			return errors.New("wire: not an integer: " + strconv.Quote(string(b)))
+			// The value itself is left out: a field WeChat filled with
+			// something else may hold a token or a secret.
+			return errors.New("wire: not an integer (" + strconv.Itoa(len(b)) + " bytes)")
 		}
 		n = int64(fl)
 	}
