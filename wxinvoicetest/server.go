@@ -91,6 +91,9 @@ type Server struct {
 
 	compState *componentState // the third-party platform side (component.go), created on first use
 	fam       *familyState    // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
+
+	fapiaoOnce sync.Once    // creates fapiaoSt (fapiao.go)
+	fapiaoSt   *fapiaoState // the WeChat Pay e-invoice side (fapiao*.go), created on first use
 }
 
 // Option configures a Server.
@@ -106,6 +109,7 @@ type config struct {
 	pushRetries      int
 	logger           *slog.Logger
 	publicURL        string
+	fapiao           fapiaoOptions
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -331,6 +335,7 @@ func (s *Server) Close() {
 			_ = s.httpSrv.Close()
 		}
 		s.WaitPushes()
+		s.fapiaoClose()
 	})
 }
 
@@ -387,6 +392,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.dispatch(c, readErr)
 	}
+	s.signFapiaoAnswer(r, rec)
 
 	code := responseErrCode(rec)
 	if hasFault && f.LoseResponse {
@@ -411,6 +417,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 40001 revoked or superseded, 42001 expired), body present (44002); the
 // handler then decodes the body (47001) and checks the fields.
 func (s *Server) dispatch(c *call, readErr error) {
+	if s.serveFapiao(c, readErr) {
+		return
+	}
 	rt, ok := s.routes[c.r.URL.Path]
 	if !ok {
 		// Unknown path: not simulated. WeChat answers unknown APIs with
@@ -846,6 +855,7 @@ func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clk.offset += d
+	s.fapiaoAdvanced()
 }
 
 // ---- Identities and random ids ----
