@@ -283,6 +283,7 @@ type fcall struct {
 	params   map[string]string
 	signBody []byte // the body line of the string to sign
 	code     string // error code answered
+	base     string // base URL for the links handed out
 	now      time.Time
 }
 
@@ -334,10 +335,11 @@ func (s *Server) serveFapiao(c *call, readErr error) bool {
 		return false
 	}
 	st := s.fapiaoInit()
+	base := c.baseFor()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st.runDue(s)
-	fc := &fcall{call: c, st: st, now: s.clk.now(), params: map[string]string{}}
+	fc := &fcall{call: c, st: st, base: base, now: s.clk.now(), params: map[string]string{}}
 	defer func() {
 		st.requests = append(st.requests, FapiaoRequest{
 			Time: fc.now, Method: c.r.Method, URI: requestURI(c.r), Header: c.r.Header.Clone(),

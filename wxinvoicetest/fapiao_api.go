@@ -258,7 +258,7 @@ func (s *Server) fpTitleURL(fc *fcall) {
 	tok := randB64(24)
 	fc.st.titleLinks[tok] = &fapiaoTitleLink{acct: a.key, fapiaoApplyID: id, openID: q.Get("openid"),
 		appID: q.Get("appid"), totalAmount: total, expires: fc.now.Add(fapiaoTitleURLTTL)}
-	out := map[string]string{"title_url": fc.baseFor() + "/fapiao/user-title?token=" + tok}
+	out := map[string]string{"title_url": fc.base + "/fapiao/user-title?token=" + tok}
 	if source == "MINIPROGRAM" {
 		out["miniprogram_appid"] = fapiaoMiniProgramAppID
 		out["miniprogram_path"] = "pages/fapiao/title?token=" + tok
@@ -703,7 +703,7 @@ func (s *Server) fpFiles(fc *fcall) {
 		fc.st.downloads[tok] = &fapiaoDownload{acct: fapiaoAccountKey{app.MchID, app.SubMchID},
 			fapiaoApplyID: app.FapiaoApplyID, fapiaoID: inv.FapiaoID, expires: fc.now.Add(fapiaoDownloadTTL)}
 		list = append(list, map[string]string{"fapiao_id": inv.FapiaoID, "status": inv.Status,
-			"download_url": fc.baseFor() + fapiaoDownloadPath + "?token=" + url.QueryEscape(tok)})
+			"download_url": fc.base + fapiaoDownloadPath + "?token=" + url.QueryEscape(tok)})
 	}
 	if want != "" && app.invoice(want) == nil {
 		fc.notFound("fapiao_id " + want + " is not an invoice of " + app.FapiaoApplyID)
@@ -1334,7 +1334,7 @@ func (s *Server) fpInviteURL(fc *fcall) {
 	fc.st.invites = append(fc.st.invites, &FapiaoInvite{PartnerMchID: fc.m.MchID, InviteCode: code,
 		FapiaoMode: modes, Abilities: abilities, Time: fc.now})
 	fc.json(http.StatusOK, map[string]string{
-		"invite_url":        fc.baseFor() + "/fapiao/invite?code=" + url.QueryEscape(code),
+		"invite_url":        fc.base + "/fapiao/invite?code=" + url.QueryEscape(code),
 		"miniprogram_appid": fapiaoMiniProgramAppID,
 		"miniprogram_path":  "pages/fapiao/invite?code=" + url.QueryEscape(code),
 	})
