@@ -745,3 +745,14 @@ func (fc *fcall) partner() bool {
 	}
 	return true
 }
+
+// FapiaoError returns a Fault that answers an APIv3 error: HTTP status with
+// the JSON body {"code":code,"message":message}, signed by the fake like
+// WeChat Pay's own answers, e.g. FapiaoError(500, "SYSTEM_ERROR", "系统异常，请稍后重试")
+// or FapiaoError(429, "FREQUENCY_LIMITED", "频率超限"). Inject it on an
+// e-invoice path (e.g. "/v3/new-tax-control-fapiao/fapiao-applications")
+// with Server.FailNext or Server.Inject; the request has no effect.
+func FapiaoError(status int, code, message string) Fault {
+	b, _ := json.Marshal(fapiaoError{Code: code, Message: message})
+	return Fault{HTTPStatus: status, Body: b, ContentType: "application/json; charset=utf-8"}
+}
