@@ -1174,7 +1174,8 @@ type fpDigitalReq struct {
 
 // fpIssueDigital serves the partner's 数电 issuing endpoints (issue-general,
 // issue-passenger-transport, issue-refined-oil, real-estate-leasing) → 202:
-// one invoice (fapiao_information is an object), sensitive fields
+// one invoice (fapiao_information is an object; need_list is optional,
+// as in the documentation's issue-general sample), sensitive fields
 // (phone, email, certificate_number, certificate_no) decrypted. A failed
 // application (FapiaoFake.FailNextIssue) takes a new fapiao_id.
 func (s *Server) fpIssueDigital(kind fapiaoDigitalKind) func(fc *fcall) {
@@ -1222,9 +1223,6 @@ func (s *Server) fpIssueDigital(kind fapiaoDigitalKind) func(fc *fcall) {
 			return
 		case fi.TotalAmount == nil || *fi.TotalAmount <= 0:
 			fc.bad("body", "fapiao_information.total_amount", "required, > 0")
-			return
-		case kind == fapiaoGeneral && fi.NeedList == nil:
-			fc.bad("body", "fapiao_information.need_list", "required")
 			return
 		case fi.BillingPersonID == "":
 			fc.bad("body", "fapiao_information.billing_person_id", "required")
