@@ -237,17 +237,6 @@ func (a *FapiaoApplication) invoice(fapiaoID string) *FapiaoInvoice {
 	return nil
 }
 
-// committed returns the total of the invoices not reversed or failed.
-func (a *FapiaoApplication) committed() int64 {
-	var n int64
-	for _, inv := range a.Invoices {
-		if inv.Status != FapiaoReversed && inv.Status != FapiaoIssueFailed {
-			n += inv.TotalAmount
-		}
-	}
-	return n
-}
-
 // live returns how many invoices are not reversed or failed.
 func (a *FapiaoApplication) live() int {
 	n := 0
