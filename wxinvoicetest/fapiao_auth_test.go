@@ -78,9 +78,9 @@ func TestFapiaoAuthenticationRefusals(t *testing.T) {
 	wrongSerial := *c
 	wrongSerial.serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 	stale := *c
-	stale.ts = func() int64 { return now - 301 }
+	stale.ts = func() int64 { return now - 400 }
 	future := *c
-	future.ts = func() int64 { return now + 301 }
+	future.ts = func() int64 { return now + 400 }
 	otherKey := *c
 	otherKey.key = wp
 
@@ -225,6 +225,16 @@ func TestFapiaoFaults(t *testing.T) {
 	st, _ = c.call(http.MethodPost, uri, body)
 	assert.Equal(t, http.StatusOK, st)
 	assert.Equal(t, 4, srv.Calls(uri))
+
+	reqs := f.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, fpMchID, reqs[0].MchID)
+	assert.Equal(t, http.StatusOK, reqs[0].Status)
+	assert.Equal(t, uri, reqs[0].URI)
+	assert.Equal(t, fpKeyID, reqs[0].Header.Get("Wechatpay-Serial"))
+	assert.Equal(t, body, reqs[0].Body)
+	srv.ResetRequests()
+	assert.Empty(t, f.Requests())
 
 	// Unknown paths and methods.
 	st, b = c.call(http.MethodGet, fpBase+"/no-such-endpoint", nil)

@@ -8,7 +8,9 @@
 // update_invoice_status events with WeChat's retry rule, records every request
 // and injects any errcode or transport fault on demand. It answers with
 // WeChat's documented error codes; where the documentation is silent the
-// choice is written on the handler and in README.md.
+// choice is written on the handler and in README.md. Server.Fapiao is the
+// WeChat Pay e-invoice side (APIv3, /v3/new-tax-control-fapiao/) on the same
+// server.
 //
 // There is no package-level mutable state: every Server is independent, so
 // parallel tests may each start their own, and every Server method is safe for
@@ -671,11 +673,15 @@ func (s *Server) Calls(path string) int {
 	return n
 }
 
-// ResetRequests forgets the recorded requests (not the token fetch counts).
+// ResetRequests forgets the recorded requests (not the token fetch counts),
+// those of Fapiao().Requests included.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	if s.fapiaoSt != nil {
+		s.fapiaoSt.requests = nil
+	}
 }
 
 func cloneValues(v url.Values) url.Values {
