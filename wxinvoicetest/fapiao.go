@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -54,12 +56,14 @@ const fapiaoAPIv3KeyLen = 32
 // those fields. Without it, the server generates an RSA-2048 key on first
 // use of the e-invoice side, with a random PUB_KEY_ID_… identifier.
 func WithWechatPayKey(keyID string, key *rsa.PrivateKey) Option {
-	return func(c *config) { c.fapiao = fapiaoOptions{keyID: keyID, key: key} }
+	return func(c *config) { c.fapiao.keyID, c.fapiao.key = keyID, key }
 }
 
 type fapiaoOptions struct {
-	keyID string
-	key   *rsa.PrivateKey
+	keyID   string
+	key     *rsa.PrivateKey
+	cert    *x509.Certificate
+	certKey *rsa.PrivateKey
 }
 
 // FapiaoFake is the WeChat Pay e-invoice side of a Server, as returned by
@@ -135,6 +139,12 @@ type fapiaoAccountKey struct{ mchID, subMchID string }
 type fapiaoState struct {
 	keyID string
 	key   *rsa.PrivateKey
+
+	certOnce    sync.Once         // creates the platform certificate (fapiao_cert.go)
+	cert        *fapiaoKey        // the platform certificate's key and serial, nil until created
+	certificate *x509.Certificate // the platform certificate
+	cbSigning   string            // SetCallbackSigning mode
+	cbCount     int               // callbacks signed since the mode was set
 
 	merchants     map[string]*fapiaoMerchant
 	accounts      map[fapiaoAccountKey]*fapiaoAccount
@@ -525,9 +535,15 @@ func (s *Server) signFapiaoAnswer(r *http.Request, rec *httptest.ResponseRecorde
 		return
 	}
 	st := s.fapiaoInit()
+	s.mu.Lock()
+	k, ok := st.keyFor(r.Header.Get("Wechatpay-Serial"))
+	if !ok {
+		k = st.publicKeyMode()
+	}
+	s.mu.Unlock()
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	nonce := randAlnum(32)
-	sig, err := st.sign(ts + "\n" + nonce + "\n" + string(body) + "\n")
+	sig, err := k.sign(ts + "\n" + nonce + "\n" + string(body) + "\n")
 	if err != nil {
 		return
 	}
@@ -535,16 +551,16 @@ func (s *Server) signFapiaoAnswer(r *http.Request, rec *httptest.ResponseRecorde
 	h.Set("Wechatpay-Timestamp", ts)
 	h.Set("Wechatpay-Nonce", nonce)
 	h.Set("Wechatpay-Signature", sig)
-	h.Set("Wechatpay-Serial", st.keyID)
+	h.Set("Wechatpay-Serial", k.serial)
 	h.Set("Request-ID", randHex(16))
 }
 
 // ---- Crypto ----
 
-// sign returns Base64(RSASSA-PKCS1-v1_5(SHA-256)) of msg with the fake's key.
-func (st *fapiaoState) sign(msg string) (string, error) {
+// sign returns Base64(RSASSA-PKCS1-v1_5(SHA-256)) of msg with k.
+func (k fapiaoKey) sign(msg string) (string, error) {
 	sum := sha256.Sum256([]byte(msg))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, st.key, crypto.SHA256, sum[:])
+	sig, err := rsa.SignPKCS1v15(rand.Reader, k.key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", err
 	}
@@ -552,13 +568,13 @@ func (st *fapiaoState) sign(msg string) (string, error) {
 }
 
 // decrypt opens a sensitive request field (RSA-OAEP SHA-1, Base64)
-// encrypted with the fake's public key.
-func (st *fapiaoState) decrypt(b64 string) (string, error) {
+// encrypted with k's public half.
+func (k fapiaoKey) decrypt(b64 string) (string, error) {
 	ct, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		return "", err
 	}
-	pt, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, st.key, ct, nil)
+	pt, err := rsa.DecryptOAEP(sha1.New(), rand.Reader, k.key, ct, nil)
 	if err != nil {
 		return "", err
 	}
@@ -697,7 +713,8 @@ func (fc *fcall) sensitive(fields ...*string) bool {
 		fc.fail(http.StatusBadRequest, "PARAM_ERROR", "HTTP header缺少微信支付平台证书序列号(Wechatpay-Serial)")
 		return false
 	}
-	if serial != fc.st.keyID {
+	k, ok := fc.st.keyFor(serial)
+	if !ok {
 		fc.fail(http.StatusBadRequest, "PARAM_ERROR", "Wechatpay-Serial对应的微信支付公钥或平台证书不存在")
 		return false
 	}
@@ -705,7 +722,7 @@ func (fc *fcall) sensitive(fields ...*string) bool {
 		if *f == "" {
 			continue
 		}
-		pt, err := fc.st.decrypt(*f)
+		pt, err := k.decrypt(*f)
 		if err != nil {
 			fc.fail(http.StatusBadRequest, "PARAM_ERROR", "平台私钥解密失败")
 			return false

@@ -59,11 +59,16 @@ type FapiaoCallback struct {
 	// Resource is the decrypted resource JSON.
 	Resource []byte
 	// Body is the envelope POSTed (the same bytes on every attempt).
-	Body        []byte
+	Body []byte
+	// Serial is the Wechatpay-Serial it is signed under: the public key ID,
+	// or the platform certificate serial (SetCallbackSigning).
+	Serial      string
 	Attempts    []FapiaoCallbackAttempt
 	Delivered   bool      // an attempt was answered 200 or 204
 	Done        bool      // delivered, every attempt failed, or nothing to send
 	NextAttempt time.Time // server clock of the next retry; zero when none is due
+
+	signer fapiaoKey
 }
 
 // FapiaoCallbackAttempt is one HTTP attempt of a FapiaoCallback.
@@ -307,6 +312,8 @@ func (st *fapiaoState) notify(s *Server, k fapiaoAccountKey, eventType, applyID 
 	cb := &FapiaoCallback{ID: env.ID, EventType: eventType, MchID: k.mchID, SubMchID: k.subMchID,
 		FapiaoApplyID: applyID, CreateTime: now, URL: st.callbackURL(k), Resource: plain,
 		Body: bytes.TrimRight(buf.Bytes(), "\n")}
+	cb.signer = st.callbackKey()
+	cb.Serial = cb.signer.serial
 	st.callbacks = append(st.callbacks, cb)
 	if cb.URL == "" || st.closed {
 		cb.Done = true
@@ -332,7 +339,7 @@ func (st *fapiaoState) scheduleAttempt(s *Server, cb *FapiaoCallback, due time.T
 // fapiaoAttempt makes one attempt of cb (sent at clock time sent) and
 // schedules the next one when it failed and the schedule has more.
 func (s *Server) fapiaoAttempt(st *fapiaoState, cb *FapiaoCallback, sent time.Time, timeout time.Duration) {
-	a := st.send(cb.URL, cb.Body, timeout)
+	a := st.send(cb.URL, cb.Body, cb.signer, timeout)
 	a.Time = sent
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -351,7 +358,7 @@ func (s *Server) fapiaoAttempt(st *fapiaoState, cb *FapiaoCallback, sent time.Ti
 }
 
 // send POSTs one signed attempt of a callback body to url.
-func (st *fapiaoState) send(url string, body []byte, timeout time.Duration) FapiaoCallbackAttempt {
+func (st *fapiaoState) send(url string, body []byte, k fapiaoKey, timeout time.Duration) FapiaoCallbackAttempt {
 	var a FapiaoCallbackAttempt
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -362,7 +369,7 @@ func (st *fapiaoState) send(url string, body []byte, timeout time.Duration) Fapi
 	}
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	nonce := randAlnum(32)
-	sig, err := st.sign(ts + "\n" + nonce + "\n" + string(body) + "\n")
+	sig, err := k.sign(ts + "\n" + nonce + "\n" + string(body) + "\n")
 	if err != nil {
 		a.Err = err.Error()
 		return a
@@ -370,7 +377,7 @@ func (st *fapiaoState) send(url string, body []byte, timeout time.Duration) Fapi
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Request-ID", randHex(16))
 	req.Header.Set("Wechatpay-Nonce", nonce)
-	req.Header.Set("Wechatpay-Serial", st.keyID)
+	req.Header.Set("Wechatpay-Serial", k.serial)
 	req.Header.Set("Wechatpay-Signature", sig)
 	req.Header.Set("Wechatpay-Signature-Type", fapiaoSignatureType)
 	req.Header.Set("Wechatpay-Timestamp", ts)
