@@ -82,18 +82,20 @@ type FapiaoCallbackAttempt struct {
 
 // fapiaoJob is work due at a time of the server's clock.
 type fapiaoJob struct {
-	due time.Time
-	run func(due time.Time)
+	due   time.Time
+	run   func(due time.Time)
+	timer *time.Timer // wall clock only: runs it when due
 }
 
 // schedule adds a job due at due. With the wall clock a timer runs it;
 // with a frozen clock it runs when Advance or a later call reaches due.
 // Callers hold s.mu and call runDue afterwards.
 func (st *fapiaoState) schedule(s *Server, due time.Time, run func(due time.Time)) {
-	st.jobs = append(st.jobs, &fapiaoJob{due: due, run: run})
+	j := &fapiaoJob{due: due, run: run}
+	st.jobs = append(st.jobs, j)
 	if !s.clk.frozen {
 		d := due.Sub(s.clk.now())
-		time.AfterFunc(max(d, 0), func() {
+		j.timer = time.AfterFunc(max(d, 0), func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			st.runDue(s)
@@ -117,6 +119,9 @@ func (st *fapiaoState) runDue(s *Server) {
 		}
 		j := st.jobs[idx]
 		st.jobs = append(st.jobs[:idx], st.jobs[idx+1:]...)
+		if j.timer != nil {
+			j.timer.Stop()
+		}
 		j.run(j.due)
 	}
 }
@@ -138,6 +143,11 @@ func (s *Server) fapiaoClose() {
 		return
 	}
 	st.closed = true
+	for _, j := range st.jobs {
+		if j.timer != nil {
+			j.timer.Stop()
+		}
+	}
 	for st.inflight > 0 {
 		s.pushCond.Wait()
 	}
