@@ -133,8 +133,8 @@ func (s *Server) fapiaoAdvanced() {
 	}
 }
 
-// fapiaoClose stops retries and waits for callback attempts in flight; called
-// by Close.
+// fapiaoClose gives up the pending retries (their callbacks are Done) and
+// waits for callback attempts in flight; called by Close.
 func (s *Server) fapiaoClose() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,6 +146,11 @@ func (s *Server) fapiaoClose() {
 	for _, j := range st.jobs {
 		if j.timer != nil {
 			j.timer.Stop()
+		}
+	}
+	for _, cb := range st.callbacks {
+		if !cb.NextAttempt.IsZero() { // a retry that will not come
+			cb.NextAttempt, cb.Done = time.Time{}, true
 		}
 	}
 	for st.inflight > 0 {

@@ -3,6 +3,8 @@ package wxinvoicetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -162,4 +164,60 @@ func TestFapiaoCallbackOfficialSDKParses(t *testing.T) {
 	var res resource
 	_, err = handler.ParseNotifyRequest(context.Background(), req, &res)
 	assert.Error(t, err)
+}
+
+// Close gives up pending retries and waits for attempts in flight; many
+// users and merchant calls at once keep the state consistent.
+func TestFapiaoConcurrentAndClose(t *testing.T) {
+	srv, f, c := fapiaoSetup(t)
+	rcv := newFpReceiver(t, c)
+	setupMerchant(t, c, rcv.srv.URL)
+	const n = 8
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i], _ = json.Marshal(issueRequest(t, c, FapiaoSceneWithWechatPay, "order-"+itoa(i)))
+	}
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			_, err := f.UserApply(FapiaoUserApply{MchID: fpMchID, TransactionID: "order-" + itoa(i), Amount: 429900,
+				Title: FapiaoTitle{Type: "INDIVIDUAL", Name: "张三"}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			st, err := c.post(fpBase+"/fapiao-applications", bodies[i])
+			if err == nil && st != http.StatusAccepted {
+				err = fmt.Errorf("issue answered %d", st)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < n; i++ {
+		require.NoError(t, <-errs)
+	}
+	f.WaitCallbacks()
+	cbs := f.Callbacks()
+	require.Len(t, cbs, 2*n)
+	for _, cb := range cbs {
+		assert.True(t, cb.Delivered, cb.EventType)
+	}
+	assert.Len(t, f.Applications(), n)
+
+	// A failing callback with its retry pending: Close gives it up.
+	rcv.setStatus(http.StatusServiceUnavailable)
+	_, err := f.UserApply(FapiaoUserApply{MchID: fpMchID, Amount: 1, Title: FapiaoTitle{Type: "INDIVIDUAL", Name: "张三"}})
+	require.NoError(t, err)
+	f.WaitCallbacks()
+	last := f.Callbacks()[2*n]
+	require.Len(t, last.Attempts, 1)
+	require.False(t, last.NextAttempt.IsZero())
+	srv.Close()
+	last = f.Callbacks()[2*n]
+	assert.True(t, last.Done)
+	assert.False(t, last.Delivered)
+	assert.True(t, last.NextAttempt.IsZero())
+	srv.Advance(time.Hour)
+	f.WaitCallbacks()
+	assert.Len(t, f.Callbacks()[2*n].Attempts, 1, "no attempt after Close")
 }

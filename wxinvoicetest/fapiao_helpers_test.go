@@ -90,6 +90,14 @@ func fapiaoSetup(t *testing.T, opts ...Option) (*Server, *FapiaoFake, *fpClient)
 
 // authorization returns the Authorization header for a request.
 func (c *fpClient) authorization(method, uri string, body []byte) string {
+	h, err := c.sign(method, uri, body)
+	require.NoError(c.t, err)
+	return h
+}
+
+// sign returns the Authorization header for a request (safe in any
+// goroutine).
+func (c *fpClient) sign(method, uri string, body []byte) (string, error) {
 	ts := time.Now().Unix()
 	if c.ts != nil {
 		ts = c.ts()
@@ -101,9 +109,37 @@ func (c *fpClient) authorization(method, uri string, body []byte) string {
 	msg := fmt.Sprintf("%s\n%s\n%d\n%s\n%s\n", method, uri, ts, nonce, body)
 	sum := sha256.Sum256([]byte(msg))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, c.key, crypto.SHA256, sum[:])
-	require.NoError(c.t, err)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf(`WECHATPAY2-SHA256-RSA2048 mchid="%s",nonce_str="%s",timestamp="%d",serial_no="%s",signature="%s"`,
-		c.mchID, nonce, ts, c.serial, base64.StdEncoding.EncodeToString(sig))
+		c.mchID, nonce, ts, c.serial, base64.StdEncoding.EncodeToString(sig)), nil
+}
+
+// post sends body signed with Wechatpay-Serial and returns the status,
+// without failing the test (safe in any goroutine).
+func (c *fpClient) post(uri string, body []byte) (int, error) {
+	auth, err := c.sign(http.MethodPost, uri, body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest(http.MethodPost, c.base+uri, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Wechatpay-Serial", c.wpKeyID)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	return resp.StatusCode, c.verify(resp.Header, b)
 }
 
 // raw sends a request with the given headers (Authorization computed over
