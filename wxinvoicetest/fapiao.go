@@ -161,6 +161,7 @@ type fapiaoState struct {
 	cbTimeout     time.Duration
 	processing    time.Duration
 	failNextIssue []FapiaoIssueFailure
+	routes        []fapiaoRoute
 	client        *http.Client
 }
 
@@ -194,6 +195,13 @@ func (s *Server) fapiaoInit() *fapiaoState {
 		if st.keyID == "" {
 			st.keyID = "PUB_KEY_ID_" + randDigits(34)
 		}
+		if cert, key := s.cfg.fapiao.cert, s.cfg.fapiao.certKey; cert != nil && key != nil {
+			st.certOnce.Do(func() {
+				st.cert = &fapiaoKey{serial: strings.ToUpper(cert.SerialNumber.Text(16)), key: key}
+				st.certificate = cert
+			})
+		}
+		st.routes = s.fapiaoRoutes()
 		s.mu.Lock()
 		s.fapiaoSt = st
 		s.mu.Unlock()
@@ -368,7 +376,7 @@ func (s *Server) serveFapiao(c *call, readErr error) bool {
 	segs := strings.Split(strings.TrimPrefix(path, fapiaoPrefix), "/")
 	var rt *fapiaoRoute
 	pathKnown := false
-	for _, cand := range s.fapiaoRoutes() {
+	for _, cand := range st.routes {
 		if !matchSegments(cand.pattern, segs, fc.params) {
 			continue
 		}

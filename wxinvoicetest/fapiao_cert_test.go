@@ -80,3 +80,14 @@ func TestFapiaoPlatformCertificate(t *testing.T) {
 	all = f.Callbacks()
 	assert.Equal(t, fpKeyID, all[len(all)-1].Serial)
 }
+
+// A certificate given with WithPlatformCertificate is known from the start.
+func TestFapiaoWithPlatformCertificate(t *testing.T) {
+	cert, key := newPlatformCertificate()
+	_, f, c := fapiaoSetup(t, WithPlatformCertificate(cert, key))
+	cc := *c
+	cc.wpKeyID, cc.wpKey = strings.ToUpper(cert.SerialNumber.Text(16)), &key.PublicKey
+	st, b := cc.call(http.MethodGet, fpBase+"/merchant/development-config", nil)
+	assert.Equal(t, http.StatusOK, st, string(b))
+	assert.Same(t, cert, f.PlatformCertificate())
+}
