@@ -308,15 +308,15 @@ type fcall struct {
 type fapiaoRoute struct {
 	method  string
 	pattern []string // segments after the prefix; "{x}" matches any one
-	auth    bool     // merchant signature required
 	handle  func(fc *fcall)
 }
 
 // fapiaoRoutes lists the simulated endpoints (E01–E22 of WeChat's
-// e-invoice API), literal segments before wildcards.
+// e-invoice API; the download E11 is served apart, unsigned), literal
+// segments before wildcards. Every route needs the merchant's signature.
 func (s *Server) fapiaoRoutes() []fapiaoRoute {
 	r := func(method, pattern string, h func(fc *fcall)) fapiaoRoute {
-		return fapiaoRoute{method: method, pattern: strings.Split(pattern, "/"), auth: true, handle: h}
+		return fapiaoRoute{method: method, pattern: strings.Split(pattern, "/"), handle: h}
 	}
 	return []fapiaoRoute{
 		r(http.MethodPost, "card-template", s.fpCardTemplate),                                                  // E01
