@@ -65,7 +65,7 @@ type FapiaoCallback struct {
 	Serial      string
 	Attempts    []FapiaoCallbackAttempt
 	Delivered   bool      // an attempt was answered 200 or 204
-	Done        bool      // delivered, every attempt failed, or nothing to send
+	Done        bool      // delivered, every attempt failed, nothing to send, or given up by Close
 	NextAttempt time.Time // server clock of the next retry; zero when none is due
 
 	signer fapiaoKey
