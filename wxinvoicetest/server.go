@@ -8,7 +8,9 @@
 // update_invoice_status events with WeChat's retry rule, records every request
 // and injects any errcode or transport fault on demand. It answers with
 // WeChat's documented error codes; where the documentation is silent the
-// choice is written on the handler and in README.md.
+// choice is written on the handler and in README.md. Server.Fapiao is the
+// WeChat Pay e-invoice side (APIv3, /v3/new-tax-control-fapiao/) on the same
+// server.
 //
 // There is no package-level mutable state: every Server is independent, so
 // parallel tests may each start their own, and every Server method is safe for
@@ -90,6 +92,9 @@ type Server struct {
 
 	compState *componentState // the third-party platform side (component.go), created on first use
 	bizst     *bizState       // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
+
+	fapiaoOnce sync.Once    // creates fapiaoSt (fapiao.go)
+	fapiaoSt   *fapiaoState // the WeChat Pay e-invoice side (fapiao*.go), created on first use
 }
 
 // Option configures a Server.
@@ -105,6 +110,7 @@ type config struct {
 	pushRetries      int
 	logger           *slog.Logger
 	publicURL        string
+	fapiao           fapiaoOptions
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -329,6 +335,7 @@ func (s *Server) Close() {
 			_ = s.httpSrv.Close()
 		}
 		s.WaitPushes()
+		s.fapiaoClose()
 	})
 }
 
@@ -385,6 +392,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.dispatch(c, readErr)
 	}
+	s.signFapiaoAnswer(r, rec)
 
 	code := responseErrCode(rec)
 	if hasFault && f.LoseResponse {
@@ -409,6 +417,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 40001 revoked or superseded, 42001 expired), body present (44002); the
 // handler then decodes the body (47001) and checks the fields.
 func (s *Server) dispatch(c *call, readErr error) {
+	if s.serveFapiao(c, readErr) {
+		return
+	}
 	rt, ok := s.routes[c.r.URL.Path]
 	if !ok {
 		// Unknown path: not simulated. WeChat answers unknown APIs with
@@ -660,11 +671,15 @@ func (s *Server) Calls(path string) int {
 	return n
 }
 
-// ResetRequests forgets the recorded requests (not the token fetch counts).
+// ResetRequests forgets the recorded requests (not the token fetch counts),
+// those of Fapiao().Requests included.
 func (s *Server) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	if s.fapiaoSt != nil {
+		s.fapiaoSt.requests = nil
+	}
 }
 
 func cloneValues(v url.Values) url.Values {
@@ -844,6 +859,7 @@ func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clk.offset += d
+	s.fapiaoAdvanced()
 }
 
 // ---- Identities and random ids ----
