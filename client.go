@@ -63,6 +63,8 @@ type config struct {
 	retry       *RetryPolicy
 	logger      *slog.Logger
 	legacyToken bool
+	// corp, when set (NewWeCom), replaces the default source and the store key (wecom_token.go).
+	corp func(c *Client) (src TokenSource, key string)
 }
 
 // WithBaseURL sets the API host (default https://api.weixin.qq.com), e.g. the
@@ -162,11 +164,18 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 			c.retry.MaxAttempts = 1
 		}
 	}
-	src := cfg.ts
+	src, key := cfg.ts, "access_token:"+appID
+	if cfg.corp != nil {
+		var corpSrc TokenSource
+		corpSrc, key = cfg.corp(c)
+		if src == nil {
+			src = corpSrc
+		}
+	}
 	if src == nil {
 		src = &appTokenSource{c: c, appID: appID, secret: appSecret, legacy: cfg.legacyToken}
 	}
-	c.tokens = &tokenCache{src: src, store: cfg.store, key: "access_token:" + appID, logger: c.logger, now: time.Now}
+	c.tokens = &tokenCache{src: src, store: cfg.store, key: key, logger: c.logger, now: time.Now}
 	c.tickets = newTicketCache(c, cfg.store)
 	return c, nil
 }

@@ -63,6 +63,9 @@ type Server struct {
 	AppID string
 	// AppSecret is the appid's secret (random unless set with WithApp).
 	AppSecret string
+	// CorpID and CorpSecret are the fake WeCom corp's corpid ("ww…") and
+	// application secret (random unless set with WithWeComCorp; wecom.go).
+	CorpID, CorpSecret string
 
 	cfg    config
 	routes map[string]route
@@ -90,21 +93,23 @@ type Server struct {
 
 	compState *componentState // the third-party platform side (component.go), created on first use
 	bizst     *bizState       // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
+	wecomst   *wecomState     // the WeCom side (wecom.go), created on first use
 }
 
 // Option configures a Server.
 type Option func(*config)
 
 type config struct {
-	appID, appSecret string
-	clockStart       time.Time // zero: wall clock
-	authRequired     bool
-	pushURL          string
-	pushCfg          PushConfig
-	pushTimeout      time.Duration
-	pushRetries      int
-	logger           *slog.Logger
-	publicURL        string
+	appID, appSecret   string
+	corpID, corpSecret string
+	clockStart         time.Time // zero: wall clock
+	authRequired       bool
+	pushURL            string
+	pushCfg            PushConfig
+	pushTimeout        time.Duration
+	pushRetries        int
+	logger             *slog.Logger
+	publicURL          string
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -181,6 +186,12 @@ func NewUnstartedServer(opts ...Option) *Server {
 	if cfg.appSecret == "" {
 		cfg.appSecret = randHex(16)
 	}
+	if cfg.corpID == "" {
+		cfg.corpID = "ww" + randHex(8)
+	}
+	if cfg.corpSecret == "" {
+		cfg.corpSecret = randB64(43)
+	}
 	if cfg.pushTimeout <= 0 {
 		cfg.pushTimeout = 5 * time.Second
 	}
@@ -188,21 +199,23 @@ func NewUnstartedServer(opts ...Option) *Server {
 		cfg.pushRetries = 3
 	}
 	s := &Server{
-		AppID:     cfg.appID,
-		AppSecret: cfg.appSecret,
-		cfg:       cfg,
-		closing:   make(chan struct{}),
-		clk:       newClock(cfg.clockStart),
-		tok:       tokenState{tokens: map[string]*accessToken{}},
-		cards:     map[string]*Card{},
-		media:     map[string]*media{},
-		links:     map[string]*pdfLink{},
-		invoices:  map[invoiceKey]*Invoice{},
-		orders:    map[string]bool{},
-		billings:  map[string]bool{},
-		encCodes:  map[string]invoiceKey{},
-		encByKey:  map[invoiceKey]string{},
-		faults:    map[string]*faultPlan{},
+		AppID:      cfg.appID,
+		AppSecret:  cfg.appSecret,
+		CorpID:     cfg.corpID,
+		CorpSecret: cfg.corpSecret,
+		cfg:        cfg,
+		closing:    make(chan struct{}),
+		clk:        newClock(cfg.clockStart),
+		tok:        tokenState{tokens: map[string]*accessToken{}},
+		cards:      map[string]*Card{},
+		media:      map[string]*media{},
+		links:      map[string]*pdfLink{},
+		invoices:   map[invoiceKey]*Invoice{},
+		orders:     map[string]bool{},
+		billings:   map[string]bool{},
+		encCodes:   map[string]invoiceKey{},
+		encByKey:   map[invoiceKey]string{},
+		faults:     map[string]*faultPlan{},
 	}
 	s.pushCond = sync.NewCond(&s.mu)
 	s.routes = s.routeTable()
@@ -270,6 +283,14 @@ func (s *Server) routeTable() map[string]route {
 		"/card/invoice/biz/getselecttitleurl":         {routeAPI, s.handleGetSelectTitleURL},
 		"/card/invoice/scantitle":                     {routeAPI, s.handleScanTitle},
 		"/nontax/getbillauthurl":                      {routeAPI, s.handleGetBillAuthURL},
+
+		// The WeCom reimburser (wecom.go) over the same invoices: corp tokens only.
+		"/cgi-bin/gettoken":                                   {routeToken, s.handleWeComToken},
+		"/cgi-bin/user/convert_to_openid":                     {routeRaw, s.wecomAPI(s.handleConvertToOpenID)},
+		"/cgi-bin/card/invoice/reimburse/getinvoiceinfo":      {routeRaw, s.wecomAPI(s.handleGetInvoiceInfo)},
+		"/cgi-bin/card/invoice/reimburse/getinvoiceinfobatch": {routeRaw, s.wecomAPI(s.handleGetInvoiceBatch)},
+		"/cgi-bin/card/invoice/reimburse/updateinvoicestatus": {routeRaw, s.wecomAPI(s.handleUpdateInvoiceStatus)},
+		"/cgi-bin/card/invoice/reimburse/updatestatusbatch":   {routeRaw, s.wecomAPI(s.handleUpdateStatusBatch)},
 	}
 }
 
