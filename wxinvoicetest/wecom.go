@@ -18,7 +18,7 @@ import (
 
 // kindWeCom marks a corp access token: it is valid on the WeCom paths only,
 // and an Official Account token is not valid there (40014 both ways).
-const kindWeCom = kindAuthorizer + 1
+const kindWeCom tokenKind = 100 // apart from token.go's iota kinds
 
 // wecomState is the WeCom side's state, created on first use.
 type wecomState struct {
