@@ -29,24 +29,24 @@ var (
 var (
 	// ErrInvalidCorpID (40013): 不合法的CorpID (Official Accounts answer
 	// 40013 for an invalid appid).
-	ErrInvalidCorpID = &APIError{Code: 40013, Msg: "invalid corpid"}
+	ErrInvalidCorpID = &APIError{Code: 40013, Msg: "不合法的CorpID"}
 	// ErrInvalidUserID (40003): 无效的UserID, e.g. an empty or malformed
 	// userid (Official Accounts answer 40003 for an invalid openid).
-	ErrInvalidUserID = &APIError{Code: 40003, Msg: "invalid userid"}
+	ErrInvalidUserID = &APIError{Code: 40003, Msg: "无效的UserID"}
 	// ErrMemberNotFound (46004): 不存在的成员.
-	ErrMemberNotFound = &APIError{Code: 46004, Msg: "user no exist"}
+	ErrMemberNotFound = &APIError{Code: 46004, Msg: "不存在的成员"}
 	// ErrAPIForbidden (48002): API接口无权限调用, e.g. an unverified corp or
 	// an application without the invoice permission.
-	ErrAPIForbidden = &APIError{Code: 48002, Msg: "api forbidden"}
+	ErrAPIForbidden = &APIError{Code: 48002, Msg: "API接口无权限调用"}
 	// ErrNoPrivilege (60011): 指定的成员/部门/标签参数无权限, e.g. a member
 	// outside the application's visible range.
-	ErrNoPrivilege = &APIError{Code: 60011, Msg: "no privilege to access/modify contact/party/agent"}
+	ErrNoPrivilege = &APIError{Code: 60011, Msg: "指定的成员/部门/标签参数无权限"}
 	// ErrUntrustedIP (60020): 不安全的访问IP (the caller's IP is not in the
 	// application's trusted IP list).
-	ErrUntrustedIP = &APIError{Code: 60020, Msg: "not allow to access from your ip"}
+	ErrUntrustedIP = &APIError{Code: 60020, Msg: "不安全的访问IP"}
 	// ErrUserIDNotFound (60111): UserID不存在 (ConvertToOpenID with a userid
 	// the corp does not have).
-	ErrUserIDNotFound = &APIError{Code: 60111, Msg: "userid not found"}
+	ErrUserIDNotFound = &APIError{Code: 60111, Msg: "UserID不存在"}
 )
 
 // WeComClient calls the WeCom (企业微信) reimbursement APIs for one corp and

@@ -430,7 +430,11 @@ func (a *app) printError(cmd *cobra.Command, err error, code int) {
 			desc = "(not in the documented errcode table)"
 		}
 		fmt.Fprintf(&b, "Error: errcode %d: %s\n  api:    %s\n  errmsg: %s\n", ae.Code, desc, ae.Op, ae.Msg)
-		if h := errcodeHints[ae.Code]; h != "" {
+		hints := errcodeHints
+		if isWeComCmd(cmd) {
+			hints = weComHints
+		}
+		if h := hints[ae.Code]; h != "" {
 			fmt.Fprintf(&b, "  hint:   %s\n", h)
 		}
 	} else {

@@ -152,3 +152,25 @@ func (a *app) getWeComClient() (*wxinvoice.WeComClient, error) {
 	a.wecom = c
 	return c, nil
 }
+
+// isWeComCmd reports whether cmd is one of the `wecom` commands.
+func isWeComCmd(cmd *cobra.Command) bool {
+	for c := cmd; c != nil; c = c.Parent() {
+		if c.Name() == "wecom" && c.Parent() != nil && !c.Parent().HasParent() {
+			return true
+		}
+	}
+	return false
+}
+
+// weComHints suggests a fix for the codes a WeCom reimburser meets most.
+var weComHints = map[int]string{
+	40001: "check " + envCorpSecret + " is the secret of an application of " + envCorpID,
+	40013: "check " + envCorpID,
+	48002: "only verified corps may call the invoice APIs; getinvoiceinfobatch also needs more than 200 activated members",
+	60011: "the member must be within the application's visible range",
+	60020: "add this machine's public IP to the application's trusted IPs (企业可信IP)",
+	60111: "the userid is not a member of the corp",
+	72023: "another reimburser holds the lock",
+	72024: "allowed moves: init→lock, lock→init, lock→closure; closure is final",
+}

@@ -153,6 +153,8 @@ func TestWeComCommandsWire(t *testing.T) {
 	r = cli(t, bad, "", "wecom", "converttoopenid", "zhangsan")
 	require.Equal(t, exitAPI, r.code, r.stderr)
 	require.Contains(t, r.stderr, "errcode 40001")
+	require.Contains(t, r.stderr, "hint:   check WECOM_CORPSECRET", "the WeCom hint, not the Official Account's")
+	require.NotContains(t, r.stderr, envAppSecret)
 	require.NotContains(t, r.stderr, bad[envCorpSecret])
 	rs = append(rs, r)
 	requireNoWeComSecrets(t, rs...)
