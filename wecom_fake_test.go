@@ -2,6 +2,7 @@ package wxinvoice_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -229,4 +230,51 @@ func exampleChosenInvoices(srv *wxinvoicetest.Server) string {
 		info += fmt.Sprintf(`{"card_id":%q,"encrypt_code":%q,"app_id":%q}`, card.CardID, srv.EncryptCode(card.CardID, inv.Code), srv.AppID)
 	}
 	return info + "]"
+}
+
+// A WeCom application reimburses an invoice an employee shared: it reads
+// it, locks it while the claim is processed, and closes it (核销) in a batch
+// by the employee's openid once paid.
+func ExampleNewWeCom() {
+	srv := wxinvoicetest.NewServer(wxinvoicetest.WithWeComCorp("ww0123456789abcdef", "the-application-secret"))
+	defer srv.Close()
+	ctx := context.Background()
+	ref := exampleInvoiceOf(srv, "o-employee-zhangsan")
+	srv.AddWeComUser("zhangsan", "o-employee-zhangsan")
+
+	wc, err := wxinvoice.NewWeCom("ww0123456789abcdef", "the-application-secret", wxinvoice.WithBaseURL(srv.URL))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	inv, _ := wc.GetInvoiceInfo(ctx, &ref)
+	fmt.Println(inv.Payee, inv.Invoice.Fee, inv.Invoice.Status)
+	err = wc.UpdateInvoiceStatus(ctx, &wxinvoice.UpdateInvoiceStatusRequest{CardID: ref.CardID, EncryptCode: ref.EncryptCode, Status: wxinvoice.ReimburseLock})
+	fmt.Println("locked:", err == nil)
+
+	openid, _ := wc.ConvertToOpenID(ctx, "zhangsan")
+	err = wc.UpdateStatusBatch(ctx, &wxinvoice.UpdateStatusBatchRequest{OpenID: openid, Status: wxinvoice.ReimburseClosure, Invoices: []wxinvoice.InvoiceRef{ref}})
+	fmt.Println("closed:", err == nil)
+
+	_, err = wc.ConvertToOpenID(ctx, "nobody")
+	fmt.Println(errors.Is(err, wxinvoice.ErrUserIDNotFound))
+	// Output:
+	// 示例科技有限公司 1100 INVOICE_REIMBURSE_INIT
+	// locked: true
+	// closed: true
+	// true
+}
+
+// exampleInvoiceOf inserts an invoice for openid as the platform and
+// returns the reference the user shares.
+func exampleInvoiceOf(srv *wxinvoicetest.Server, openid string) wxinvoice.InvoiceRef {
+	ctx := context.Background()
+	platform, _ := wxinvoice.New(srv.AppID, srv.AppSecret, wxinvoice.WithBaseURL(srv.URL))
+	card, _ := platform.CreateCard(ctx, &wxinvoice.CreateCardRequest{Payee: "示例科技有限公司", Type: "增值税普通发票",
+		BaseInfo: wxinvoice.CardBaseInfo{LogoURL: "http://mmbiz.qpic.cn/logo/0", Title: "示例科技"}})
+	pdf, _ := platform.UploadPDF(ctx, "inv.pdf", strings.NewReader("%PDF-1.4\n%%EOF\n"))
+	srv.AuthorizeOrder("order-"+openid, openid)
+	inv, _ := platform.InsertInvoice(ctx, &wxinvoice.InsertInvoiceRequest{OrderID: "order-" + openid, CardID: card.CardID, AppID: srv.AppID,
+		Invoice: wxinvoice.InvoiceData{Fee: 1100, Title: "某某公司", BillingTime: srv.Now(), BillingNo: "0001", PDFMediaID: pdf.SMediaID}})
+	return wxinvoice.InvoiceRef{CardID: card.CardID, EncryptCode: srv.EncryptCode(card.CardID, inv.Code)}
 }
