@@ -247,3 +247,22 @@ func TestWeComCommandsAgainstFake(t *testing.T) {
 		}
 	}
 }
+
+// TestWeComAgainstStandaloneSandbox: the sandbox's banner exports the
+// corp's credentials, and the wecom commands work against it.
+func TestWeComAgainstStandaloneSandbox(t *testing.T) {
+	t.Parallel()
+	env, _, _, stop := sandbox(t)
+	require.NotEmpty(t, env[envCorpID])
+	require.NotEmpty(t, env[envCorpSecret])
+	require.Equal(t, env[envBaseURL], env[envWeComBase])
+	r := cli(t, env, "", "wecom", "converttoopenid", "nobody")
+	require.Equal(t, exitAPI, r.code, r.stderr)
+	require.Contains(t, r.stderr, "errcode 60111")
+	require.Contains(t, r.stderr, "hint:   the userid is not a member of the corp")
+	r = cli(t, env, "", "wecom", "getinvoiceinfo", "--card-id", "pX", "--encrypt-code", "unknown")
+	require.Equal(t, exitAPI, r.code, r.stderr)
+	require.Contains(t, r.stderr, "errcode 40056")
+	require.NotContains(t, r.stderr+r.stdout, env[envCorpSecret])
+	require.Equal(t, exitOK, stop())
+}
