@@ -59,12 +59,11 @@ type config struct {
 	hc          *http.Client
 	rc          *resty.Client
 	ts          TokenSource
+	corp        func(c *Client) (src TokenSource, key string) // NewWeCom: the corp source and its store key (wecom_token.go)
 	store       TokenStore
 	retry       *RetryPolicy
 	logger      *slog.Logger
 	legacyToken bool
-	// corp, when set (NewWeCom), replaces the default source and the store key (wecom_token.go).
-	corp func(c *Client) (src TokenSource, key string)
 }
 
 // WithBaseURL sets the API host (default https://api.weixin.qq.com), e.g. the

@@ -100,16 +100,16 @@ type Server struct {
 type Option func(*config)
 
 type config struct {
-	appID, appSecret   string
-	corpID, corpSecret string
-	clockStart         time.Time // zero: wall clock
-	authRequired       bool
-	pushURL            string
-	pushCfg            PushConfig
-	pushTimeout        time.Duration
-	pushRetries        int
-	logger             *slog.Logger
-	publicURL          string
+	appID, appSecret string
+	clockStart       time.Time // zero: wall clock
+	authRequired     bool
+	pushURL          string
+	pushCfg          PushConfig
+	pushTimeout      time.Duration
+	pushRetries      int
+	logger           *slog.Logger
+	publicURL        string
+	corp             wecomCorp // WithWeComCorp (wecom.go)
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -186,12 +186,6 @@ func NewUnstartedServer(opts ...Option) *Server {
 	if cfg.appSecret == "" {
 		cfg.appSecret = randHex(16)
 	}
-	if cfg.corpID == "" {
-		cfg.corpID = "ww" + randHex(8)
-	}
-	if cfg.corpSecret == "" {
-		cfg.corpSecret = randB64(43)
-	}
 	if cfg.pushTimeout <= 0 {
 		cfg.pushTimeout = 5 * time.Second
 	}
@@ -199,25 +193,24 @@ func NewUnstartedServer(opts ...Option) *Server {
 		cfg.pushRetries = 3
 	}
 	s := &Server{
-		AppID:      cfg.appID,
-		AppSecret:  cfg.appSecret,
-		CorpID:     cfg.corpID,
-		CorpSecret: cfg.corpSecret,
-		cfg:        cfg,
-		closing:    make(chan struct{}),
-		clk:        newClock(cfg.clockStart),
-		tok:        tokenState{tokens: map[string]*accessToken{}},
-		cards:      map[string]*Card{},
-		media:      map[string]*media{},
-		links:      map[string]*pdfLink{},
-		invoices:   map[invoiceKey]*Invoice{},
-		orders:     map[string]bool{},
-		billings:   map[string]bool{},
-		encCodes:   map[string]invoiceKey{},
-		encByKey:   map[invoiceKey]string{},
-		faults:     map[string]*faultPlan{},
+		AppID:     cfg.appID,
+		AppSecret: cfg.appSecret,
+		cfg:       cfg,
+		closing:   make(chan struct{}),
+		clk:       newClock(cfg.clockStart),
+		tok:       tokenState{tokens: map[string]*accessToken{}},
+		cards:     map[string]*Card{},
+		media:     map[string]*media{},
+		links:     map[string]*pdfLink{},
+		invoices:  map[invoiceKey]*Invoice{},
+		orders:    map[string]bool{},
+		billings:  map[string]bool{},
+		encCodes:  map[string]invoiceKey{},
+		encByKey:  map[invoiceKey]string{},
+		faults:    map[string]*faultPlan{},
 	}
 	s.pushCond = sync.NewCond(&s.mu)
+	s.CorpID, s.CorpSecret = cfg.corp.ids()
 	s.routes = s.routeTable()
 	errLog := log.New(io.Discard, "", 0)
 	if cfg.logger != nil {
@@ -244,7 +237,7 @@ const (
 // routeTable maps each simulated path to its handler: adding an endpoint is
 // one line here plus its handler in the file of its area.
 func (s *Server) routeTable() map[string]route {
-	return map[string]route{
+	rt := map[string]route{
 		"/cgi-bin/token":                      {routeToken, s.handleToken},
 		"/cgi-bin/stable_token":               {routeToken, s.handleStableToken},
 		"/card/invoice/seturl":                {routeAPI, s.handleSetURL},
@@ -283,15 +276,11 @@ func (s *Server) routeTable() map[string]route {
 		"/card/invoice/biz/getselecttitleurl":         {routeAPI, s.handleGetSelectTitleURL},
 		"/card/invoice/scantitle":                     {routeAPI, s.handleScanTitle},
 		"/nontax/getbillauthurl":                      {routeAPI, s.handleGetBillAuthURL},
-
-		// The WeCom reimburser (wecom.go) over the same invoices: corp tokens only.
-		"/cgi-bin/gettoken":                                   {routeToken, s.handleWeComToken},
-		"/cgi-bin/user/convert_to_openid":                     {routeRaw, s.wecomAPI(s.handleConvertToOpenID)},
-		"/cgi-bin/card/invoice/reimburse/getinvoiceinfo":      {routeRaw, s.wecomAPI(s.handleGetInvoiceInfo)},
-		"/cgi-bin/card/invoice/reimburse/getinvoiceinfobatch": {routeRaw, s.wecomAPI(s.handleGetInvoiceBatch)},
-		"/cgi-bin/card/invoice/reimburse/updateinvoicestatus": {routeRaw, s.wecomAPI(s.handleUpdateInvoiceStatus)},
-		"/cgi-bin/card/invoice/reimburse/updatestatusbatch":   {routeRaw, s.wecomAPI(s.handleUpdateStatusBatch)},
 	}
+	for path, r := range s.wecomRoutes() { // the WeCom side (wecom.go)
+		rt[path] = r
+	}
+	return rt
 }
 
 // Start starts the server on a loopback port and sets URL. It panics if the

@@ -29,7 +29,34 @@ type wecomState struct {
 // WithWeComCorp sets the fake WeCom corp's corpid and application secret
 // (corpsecret) instead of random ones.
 func WithWeComCorp(corpID, secret string) Option {
-	return func(c *config) { c.corpID, c.corpSecret = corpID, secret }
+	return func(c *config) { c.corp = wecomCorp{id: corpID, secret: secret} }
+}
+
+// wecomCorp is the corp WithWeComCorp sets.
+type wecomCorp struct{ id, secret string }
+
+// ids returns the corp's corpid and secret, random ("ww…") where not set.
+func (c wecomCorp) ids() (corpID, secret string) {
+	corpID, secret = c.id, c.secret
+	if corpID == "" {
+		corpID = "ww" + randHex(8)
+	}
+	if secret == "" {
+		secret = randB64(43)
+	}
+	return corpID, secret
+}
+
+// wecomRoutes are the WeCom paths: corp tokens only on the business calls.
+func (s *Server) wecomRoutes() map[string]route {
+	return map[string]route{
+		"/cgi-bin/gettoken":                                   {routeToken, s.handleWeComToken},
+		"/cgi-bin/user/convert_to_openid":                     {routeRaw, s.wecomAPI(s.handleConvertToOpenID)},
+		"/cgi-bin/card/invoice/reimburse/getinvoiceinfo":      {routeRaw, s.wecomAPI(s.handleGetInvoiceInfo)},
+		"/cgi-bin/card/invoice/reimburse/getinvoiceinfobatch": {routeRaw, s.wecomAPI(s.handleGetInvoiceBatch)},
+		"/cgi-bin/card/invoice/reimburse/updateinvoicestatus": {routeRaw, s.wecomAPI(s.handleUpdateInvoiceStatus)},
+		"/cgi-bin/card/invoice/reimburse/updatestatusbatch":   {routeRaw, s.wecomAPI(s.handleUpdateStatusBatch)},
+	}
 }
 
 // wecom returns the WeCom state. Callers hold s.mu.
