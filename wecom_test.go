@@ -435,3 +435,30 @@ func TestWeComTokenFetchErrorsAreTyped(t *testing.T) {
 	require.True(t, errors.As(err, &apiErr))
 	require.Equal(t, "/cgi-bin/gettoken", apiErr.Op)
 }
+
+func TestWeComTokenLifetime(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 7200*time.Second, weComTokenLifetime(0))
+	require.Equal(t, 7200*time.Second, weComTokenLifetime(-5))
+	require.Equal(t, 7200*time.Second, weComTokenLifetime(18446744074), "would overflow a Duration")
+	require.Equal(t, 600*time.Second, weComTokenLifetime(600))
+
+	// An absurd expires_in still caches the token: one fetch for two calls.
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cgi-bin/gettoken" {
+			fetches.Add(1)
+			_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","access_token":"t","expires_in":18446744074}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok","openid":"o"}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := NewWeCom(testCorpID, testCorpSecret, WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	for i := 0; i < 2; i++ {
+		_, err := c.ConvertToOpenID(bg, "u")
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(1), fetches.Load())
+}
