@@ -64,6 +64,7 @@ type config struct {
 	hc          *http.Client
 	rc          *resty.Client
 	ts          TokenSource
+	corp        func(c *Client) (src TokenSource, key string) // NewWeCom: the corp source and its store key (wecom_token.go)
 	store       TokenStore
 	retry       *RetryPolicy
 	logger      *slog.Logger
@@ -198,11 +199,18 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	} else {
 		c.retry = RetryPolicy{}.withDefaults()
 	}
-	src := cfg.ts
+	src, key := cfg.ts, "access_token:"+appID
+	if cfg.corp != nil {
+		var corpSrc TokenSource
+		corpSrc, key = cfg.corp(c)
+		if src == nil {
+			src = corpSrc
+		}
+	}
 	if src == nil {
 		src = &appTokenSource{c: c, appID: appID, secret: appSecret, legacy: cfg.legacyToken}
 	}
-	c.tokens = &tokenCache{src: src, store: cfg.store, key: "access_token:" + appID, logger: c.logger, now: time.Now}
+	c.tokens = &tokenCache{src: src, store: cfg.store, key: key, logger: c.logger, now: time.Now}
 	c.tickets = newTicketCache(c, cfg.store)
 	return c, nil
 }

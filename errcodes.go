@@ -170,4 +170,14 @@ var errDescriptions = map[int]string{
 	89503: "此次调用需要管理员确认，请耐心等候",
 	89506: "该IP调用求请求已被公众号管理员拒绝，请24小时后再试，建议调用前与管理员沟通确认",
 	89507: "该IP调用求请求已被公众号管理员拒绝，请1小时后再试，建议调用前与管理员沟通确认",
+
+	// WeCom (企业微信) global codes a reimburser meets (developer.work.weixin.qq.com 全局错误码).
+	// 40001, 40013, 40014 and 42001 mean there: 不合法的secret参数, 不合法的CorpID,
+	// 不合法的access_token, access_token已过期.
+	40003: "无效的UserID (企业微信); invalid openid (公众号)",
+	46004: "不存在的成员",
+	48002: "API接口无权限调用",
+	60011: "指定的成员/部门/标签参数无权限",
+	60020: "不安全的访问IP",
+	60111: "UserID不存在",
 }

@@ -74,10 +74,13 @@ type ReimburseInvoiceData struct {
 //
 // WeChat API: POST /card/invoice/reimburse/getinvoiceinfo (查询报销发票信息)
 func (c *Client) GetInvoiceInfo(ctx context.Context, ref *InvoiceRef) (*ReimburseInvoice, error) {
-	return call(ctx, c, opGetInvoiceInfo, ref, func(w *wire.GetInvoiceInfoResponse) *ReimburseInvoice {
-		inv := fromWireReimburse(&w.ReimburseInvoice)
-		return &inv
-	})
+	return call(ctx, c, opGetInvoiceInfo, ref, fromWireInvoiceInfo)
+}
+
+// fromWireInvoiceInfo converts a getinvoiceinfo answer (Official Account and WeCom alike).
+func fromWireInvoiceInfo(w *wire.GetInvoiceInfoResponse) *ReimburseInvoice {
+	inv := fromWireReimburse(&w.ReimburseInvoice)
+	return &inv
 }
 
 func (ref *InvoiceRef) validate() error {
@@ -140,13 +143,16 @@ type GetInvoiceBatchResponse struct {
 //
 // WeChat API: POST /card/invoice/reimburse/getinvoicebatch (批量查询报销发票信息)
 func (c *Client) GetInvoiceBatch(ctx context.Context, req *GetInvoiceBatchRequest) (*GetInvoiceBatchResponse, error) {
-	return call(ctx, c, opGetInvoiceBatch, req, func(w *wire.GetInvoiceBatchResponse) *GetInvoiceBatchResponse {
-		out := &GetInvoiceBatchResponse{Invoices: make([]ReimburseInvoice, len(w.ItemList))}
-		for i := range w.ItemList {
-			out.Invoices[i] = fromWireReimburse(&w.ItemList[i])
-		}
-		return out
-	})
+	return call(ctx, c, opGetInvoiceBatch, req, fromWireInvoiceBatch)
+}
+
+// fromWireInvoiceBatch converts a batch answer (getinvoicebatch, WeCom's getinvoiceinfobatch).
+func fromWireInvoiceBatch(w *wire.GetInvoiceBatchResponse) *GetInvoiceBatchResponse {
+	out := &GetInvoiceBatchResponse{Invoices: make([]ReimburseInvoice, len(w.ItemList))}
+	for i := range w.ItemList {
+		out.Invoices[i] = fromWireReimburse(&w.ItemList[i])
+	}
+	return out
 }
 
 func (r *GetInvoiceBatchRequest) validate() error {

@@ -65,6 +65,9 @@ type Server struct {
 	AppID string
 	// AppSecret is the appid's secret (random unless set with WithApp).
 	AppSecret string
+	// CorpID and CorpSecret are the fake WeCom corp's corpid ("ww…") and
+	// application secret (random unless set with WithWeComCorp; wecom.go).
+	CorpID, CorpSecret string
 
 	cfg    config
 	routes map[string]route
@@ -92,6 +95,7 @@ type Server struct {
 
 	compState *componentState // the third-party platform side (component.go), created on first use
 	bizst     *bizState       // merchant, reimburser, title and unified-issuing state (merchant.go), created on first use
+	wecomst   *wecomState     // the WeCom side (wecom.go), created on first use
 
 	fapiaoOnce sync.Once    // creates fapiaoSt (fapiao.go)
 	fapiaoSt   *fapiaoState // the WeChat Pay e-invoice side (fapiao*.go), created on first use
@@ -110,6 +114,7 @@ type config struct {
 	pushRetries      int
 	logger           *slog.Logger
 	publicURL        string
+	corp             wecomCorp // WithWeComCorp (wecom.go)
 	fapiao           fapiaoOptions
 }
 
@@ -211,6 +216,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		faults:    map[string]*faultPlan{},
 	}
 	s.pushCond = sync.NewCond(&s.mu)
+	s.CorpID, s.CorpSecret = cfg.corp.ids()
 	s.routes = s.routeTable()
 	errLog := log.New(io.Discard, "", 0)
 	if cfg.logger != nil {
@@ -237,7 +243,7 @@ const (
 // routeTable maps each simulated path to its handler: adding an endpoint is
 // one line here plus its handler in the file of its area.
 func (s *Server) routeTable() map[string]route {
-	return map[string]route{
+	rt := map[string]route{
 		"/cgi-bin/token":                      {routeToken, s.handleToken},
 		"/cgi-bin/stable_token":               {routeToken, s.handleStableToken},
 		"/card/invoice/seturl":                {routeAPI, s.handleSetURL},
@@ -277,6 +283,10 @@ func (s *Server) routeTable() map[string]route {
 		"/card/invoice/scantitle":                     {routeAPI, s.handleScanTitle},
 		"/nontax/getbillauthurl":                      {routeAPI, s.handleGetBillAuthURL},
 	}
+	for path, r := range s.wecomRoutes() { // the WeCom side (wecom.go)
+		rt[path] = r
+	}
+	return rt
 }
 
 // Start starts the server on a loopback port and sets URL. It panics if the

@@ -107,7 +107,7 @@ func (s *Server) checkToken(tok string) (int, string) {
 	defer s.mu.Unlock()
 	t := s.tok.tokens[tok]
 	switch {
-	case t == nil:
+	case t == nil || t.kind == kindWeCom: // a corp token is WeCom's only (wecom.go)
 		return 40014, ""
 	case t.revoked:
 		return 40001, ""

@@ -32,6 +32,10 @@ type endpoint[Req, Resp any] struct {
 	noInput                   bool                 // the method takes no request: no -f, no --example
 	setup                     func(*pflag.FlagSet) // extra flags that are not request fields
 	call                      func(ctx context.Context, a *app, c *wxinvoice.Client, req *Req) (Resp, error)
+	// wecom, when set instead of call, runs the command with the WeCom
+	// client (wecom.go); a method expression such as
+	// (*wxinvoice.WeComClient).GetInvoiceInfo fits.
+	wecom func(c *wxinvoice.WeComClient, ctx context.Context, req *Req) (Resp, error)
 }
 
 func endpointCmd[Req, Resp any](a *app, e endpoint[Req, Resp]) *cobra.Command {
@@ -87,13 +91,7 @@ func endpointCmd[Req, Resp any](a *app, e endpoint[Req, Resp]) *cobra.Command {
 		if err := decodeInto(m, req); err != nil {
 			return err
 		}
-		c, err := a.getClient()
-		if err != nil {
-			return err
-		}
-		ctx, cancel := a.callCtx(cmd.Context())
-		defer cancel()
-		resp, err := e.call(ctx, a, c, req)
+		resp, err := runEndpoint(cmd.Context(), a, &e, req)
 		if err != nil {
 			return withFlagHint(err, e.flags, e.args)
 		}
@@ -111,6 +109,29 @@ func endpointCmd[Req, Resp any](a *app, e endpoint[Req, Resp]) *cobra.Command {
 		e.setup(fs)
 	}
 	return cmd
+}
+
+// runEndpoint builds the command's client (the WeCom one for a wecom
+// command) and makes its call under --timeout.
+func runEndpoint[Req, Resp any](ctx context.Context, a *app, e *endpoint[Req, Resp], req *Req) (Resp, error) {
+	if e.wecom != nil {
+		wc, err := a.getWeComClient()
+		if err != nil {
+			var zero Resp
+			return zero, err
+		}
+		ctx, cancel := a.callCtx(ctx)
+		defer cancel()
+		return e.wecom(wc, ctx, req)
+	}
+	c, err := a.getClient()
+	if err != nil {
+		var zero Resp
+		return zero, err
+	}
+	ctx, cancel := a.callCtx(ctx)
+	defer cancel()
+	return e.call(ctx, a, c, req)
 }
 
 // flagHint adds to a *wxinvoice.ValidationError the flag or argument that

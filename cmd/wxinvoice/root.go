@@ -82,6 +82,8 @@ type app struct {
 	mu      sync.Mutex
 	secrets []string // values never printed: the app secret and every access token seen
 	client  *wxinvoice.Client
+	wecom   *wxinvoice.WeComClient // wecom.go
+	corpID  string                 // wecom --corpid
 	tokens  *recordingStore
 	fake    *wxinvoicetest.Server // the embedded --sandbox server
 	static  bool                  // the token comes from WXINVOICE_ACCESS_TOKEN
@@ -175,6 +177,7 @@ Credentials come from the environment (flags override):
   WXINVOICE_BASE_URL      API host, default https://api.weixin.qq.com (--base-url)
   WXINVOICE_ACCESS_TOKEN  use this access token instead of fetching one with the secret
 With --sandbox none is needed: the command runs against an embedded, empty fake.
+WeCom (企业微信) reimbursers use WECOM_CORPID and WECOM_CORPSECRET: see 'wxinvoice wecom --help'.
 
 Input is JSON (-f file.json, or -f - for stdin) in the shape of the SDK's request
 struct; keys may be Go names (OrderID) or snake_case (order_id); --example prints
@@ -216,6 +219,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage or validation (nothing was sent),
 	root.SetCompletionCommandGroupID("other")
 	root.AddCommand(withGroup("platform", a.platformCmds()...)...)
 	root.AddCommand(a.areaCmds()...)
+	root.AddCommand(withGroup("reimburse", a.wecomCmd())...)
 	tc, sc := a.tokenCmd(), a.sandboxCmd()
 	tc.GroupID, sc.GroupID = "other", "other"
 	root.AddCommand(tc, sc)
@@ -426,7 +430,11 @@ func (a *app) printError(cmd *cobra.Command, err error, code int) {
 			desc = "(not in the documented errcode table)"
 		}
 		fmt.Fprintf(&b, "Error: errcode %d: %s\n  api:    %s\n  errmsg: %s\n", ae.Code, desc, ae.Op, ae.Msg)
-		if h := errcodeHints[ae.Code]; h != "" {
+		hints := errcodeHints
+		if isWeComCmd(cmd) {
+			hints = weComHints
+		}
+		if h := hints[ae.Code]; h != "" {
 			fmt.Fprintf(&b, "  hint:   %s\n", h)
 		}
 	} else {

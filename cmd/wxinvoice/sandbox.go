@@ -30,7 +30,8 @@ func (a *app) sandboxCmd() *cobra.Command {
 		Long: `Runs wxinvoicetest, the SDK's stateful fake of the WeChat e-invoice APIs, as a
 server: tokens, card templates, PDFs (and their download links), invoices and their
 status machine, encrypt_codes, nontax bills, and update_invoice_status pushes. It
-prints the appid, secret and base URL to use (as export lines), logs every call to
+prints the appid, secret and base URL to use (as export lines; the WeCom corp's
+too), logs every call to
 stderr (never the token), logs each inserted invoice with the encrypt_code of its
 card link (so 'decrypt' can be tried), and stops on Ctrl-C or SIGTERM.
 
@@ -99,6 +100,8 @@ is and is not simulated.`,
 			}
 			b.WriteString("Use it from another shell:\n")
 			fmt.Fprintf(&b, "  export %s=%s\n  export %s=%s\n  export %s=%s\n", envAppID, appID, envAppSecret, secret, envBaseURL, srv.URL)
+			fmt.Fprintf(&b, "  export %s=%s\n  export %s=%s\n  export %s=%s   # wxinvoice wecom …\n",
+				envCorpID, srv.CorpID, envCorpSecret, srv.CorpSecret, envWeComBase, srv.URL)
 			b.WriteString("Calls are logged to stderr. Ctrl-C stops.\n")
 			// Printed unredacted: the fake's secret is the point of the banner.
 			a.outMu.Lock()
