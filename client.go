@@ -377,21 +377,6 @@ func (c *Client) apiError(op string, st *wire.Status) *APIError {
 	return &APIError{Code: int(st.ErrCode), Msg: c.red.redact(st.ErrMsg), Op: op}
 }
 
-// tokenExpiry returns when a token (access token, ticket) fetched at start
-// with WeChat's expires_in stops being valid. expires_in ≤ 0 means the
-// documented 7200 s; a lifetime above a day (none of WeChat's credentials
-// lives that long: an absurd or overflowing value) is cut to a day.
-func tokenExpiry(start time.Time, expiresIn wire.Int) time.Time {
-	const documented, longest = 7200, 24 * 60 * 60
-	switch {
-	case expiresIn <= 0:
-		expiresIn = documented
-	case expiresIn > longest:
-		expiresIn = longest
-	}
-	return start.Add(time.Duration(expiresIn) * time.Second)
-}
-
 func (c *Client) endpoint(op *operation, token string) string {
 	param := op.tokenParam
 	if param == "" {

@@ -25,9 +25,10 @@ const (
 	// DefaultDedupeTTL is the default EventConfig.DedupeTTL. WeChat retries
 	// a push up to three times, 5 s apart, so a minute covers every retry
 	// with room for clock skew between processes sharing a Deduper. The
-	// handler keeps a claim at least twice TimestampWindow (10 minutes by
-	// default), so that a captured push cannot be replayed once its claim
-	// is forgotten while its timestamp is still accepted.
+	// handler keeps the record of a processed push at least twice
+	// TimestampWindow (10 minutes by default), so that a captured push cannot
+	// be replayed once its record is forgotten while its timestamp is still
+	// accepted. (A push being processed holds a lease instead: Deduper.)
 	DefaultDedupeTTL = 60 * time.Second
 )
 
@@ -175,8 +176,10 @@ type CloudInvoiceResultEvent struct {
 //
 // Answers: 200 with the echostr (GET) or "success" (POST) when the push was
 // handled, was a duplicate or had no callback; 4xx, without any callback, for
-// a push that is not authentic or not well-formed; 5xx when a callback failed
-// or panicked or the Deduper failed, so that WeChat pushes it again.
+// a push that is not authentic or not well-formed; 500 when a callback failed
+// or panicked, and 503 when the Deduper failed or another delivery of the
+// same push holds its lease (its callback still runs elsewhere), so that
+// WeChat pushes it again.
 //
 // Everything the query tells (mode, timestamp window, signature, which WeChat
 // sends in every mode, and the presence of msg_signature) is checked before

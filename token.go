@@ -229,6 +229,13 @@ func tokenLifetime(expiresIn int64) time.Duration {
 	return time.Duration(expiresIn) * time.Second
 }
 
+// tokenExpiry returns when a credential (access token, ticket, component or
+// corp token) fetched at start with WeChat's expires_in stops being valid:
+// start plus tokenLifetime(expiresIn). Every token source uses it.
+func tokenExpiry(start time.Time, expiresIn wire.Int) time.Time {
+	return start.Add(tokenLifetime(int64(expiresIn)))
+}
+
 // tokenCache is the Client's access-token cache: one fetch in flight however
 // many callers wait, compare-and-invalidate on rejection, optional sharing
 // through a TokenStore. Safe for concurrent use.

@@ -438,10 +438,10 @@ func TestWeComTokenFetchErrorsAreTyped(t *testing.T) {
 
 func TestWeComTokenLifetime(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, 7200*time.Second, weComTokenLifetime(0))
-	require.Equal(t, 7200*time.Second, weComTokenLifetime(-5))
-	require.Equal(t, 7200*time.Second, weComTokenLifetime(18446744074), "would overflow a Duration")
-	require.Equal(t, 600*time.Second, weComTokenLifetime(600))
+	require.Equal(t, 7200*time.Second, tokenLifetime(0))
+	require.Equal(t, 7200*time.Second, tokenLifetime(-5))
+	require.Equal(t, 7200*time.Second, tokenLifetime(18446744074), "would overflow a Duration")
+	require.Equal(t, 600*time.Second, tokenLifetime(600))
 
 	// An absurd expires_in still caches the token: one fetch for two calls.
 	var fetches atomic.Int64

@@ -50,15 +50,5 @@ func (s *corpTokenSource) Token(ctx context.Context) (Token, error) {
 	if resp.AccessToken == "" {
 		return Token{}, &OpError{Op: opWeComToken.path, Err: errors.New("empty access_token in response")}
 	}
-	return Token{Value: resp.AccessToken, ExpiresAt: start.Add(weComTokenLifetime(int64(resp.ExpiresIn)))}, nil
-}
-
-// weComTokenLifetime converts gettoken's expires_in (seconds; 7200
-// normally) to a lifetime: absent, negative or beyond a day (which could
-// overflow a time.Duration) means the documented 7200 s.
-func weComTokenLifetime(expiresIn int64) time.Duration {
-	if expiresIn <= 0 || expiresIn > 24*3600 {
-		return 7200 * time.Second
-	}
-	return time.Duration(expiresIn) * time.Second
+	return Token{Value: resp.AccessToken, ExpiresAt: tokenExpiry(start, resp.ExpiresIn)}, nil
 }

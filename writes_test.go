@@ -482,7 +482,7 @@ func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for in, want := range map[wire.Int]time.Duration{0: 7200 * time.Second, -5: 7200 * time.Second, 20: 20 * time.Second,
-		7200: 7200 * time.Second, 18446744074: 24 * time.Hour, 1 << 62: 24 * time.Hour} {
+		7200: 7200 * time.Second, 86400: 24 * time.Hour, 18446744074: 7200 * time.Second, 1 << 62: 7200 * time.Second} {
 		require.Equal(t, start.Add(want), tokenExpiry(start, in), "%d", in)
 	}
 }
