@@ -54,6 +54,7 @@ type Client struct {
 	retry   RetryPolicy
 	logger  *slog.Logger // redacts through red
 	red     *redactor    // the secrets to blank in errors and logs; shared by a Component's Clients
+	obs     observer     // WithObserver; the zero value observes nothing
 }
 
 // Option configures a Client in New.
@@ -70,6 +71,7 @@ type config struct {
 	logger      *slog.Logger
 	legacyToken bool
 	red         *redactor // set by Component: one registry for the platform and its authorizers
+	observer    Observer
 }
 
 // WithBaseURL sets the API host (default https://api.weixin.qq.com), e.g. the
@@ -210,7 +212,8 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	if src == nil {
 		src = &appTokenSource{c: c, appID: appID, secret: appSecret, legacy: cfg.legacyToken}
 	}
-	c.tokens = &tokenCache{src: src, store: cfg.store, key: key, logger: c.logger, now: time.Now}
+	c.obs = observer{cfg.observer}
+	c.tokens = &tokenCache{src: src, store: cfg.store, key: key, logger: c.logger, now: time.Now, kind: "access_token", obs: c.obs}
 	c.tickets = newTicketCache(c, cfg.store)
 	return c, nil
 }
@@ -328,7 +331,13 @@ func postJSON[T any, PT interface {
 func do[T any, PT interface {
 	*T
 	wire.Enveloped
-}](ctx context.Context, c *Client, op *operation, body requestBody) (*T, error) {
+}](ctx context.Context, c *Client, op *operation, body requestBody) (_ *T, err error) {
+	if c.obs.enabled() {
+		start, attempts := time.Now(), 0
+		ctx = c.obs.startCall(ctx, op.path)
+		ctx = withAttemptCounter(ctx, &attempts)
+		defer func() { c.obs.endCall(ctx, callInfo(op.path, attempts, start, err)) }()
+	}
 	tokenReplayed := false
 	for attempt := 1; ; attempt++ {
 		tok, err := c.tokens.get(ctx)
@@ -337,30 +346,37 @@ func do[T any, PT interface {
 		}
 		c.red.add(tok.Value)
 		out := PT(new(T))
+		began := time.Now()
 		err = c.roundTrip(ctx, op, c.endpoint(op, tok.Value), body, out)
 		if err == nil {
 			apiErr := c.apiError(op.path, out.WireStatus())
 			if apiErr == nil {
+				c.observeAttempt(ctx, op, attempt, began, nil, false)
 				return (*T)(out), nil
 			}
 			switch {
 			case isTokenRejection(apiErr.Code) && !tokenReplayed:
 				// WeChat did not act on a request with a rejected token: replay once.
+				c.observeAttempt(ctx, op, attempt, began, apiErr, true)
 				c.tokens.invalidate(ctx, tok)
 				tokenReplayed = true
 				attempt--
 				continue
 			case apiErr.Code == -1 && attempt < c.retry.MaxAttempts:
+				c.observeAttempt(ctx, op, attempt, began, apiErr, true)
 				if werr := c.wait(ctx, attempt, 0); werr != nil {
 					return nil, apiErr
 				}
 				continue
 			}
+			c.observeAttempt(ctx, op, attempt, began, apiErr, false)
 			return nil, apiErr
 		}
 		if !c.retryable(ctx, op, err) || attempt >= c.retry.MaxAttempts {
+			c.observeAttempt(ctx, op, attempt, began, err, false)
 			return nil, err
 		}
+		c.observeAttempt(ctx, op, attempt, began, err, true)
 		if werr := c.wait(ctx, attempt, retryAfter(err)); werr != nil {
 			return nil, err
 		}

@@ -54,14 +54,15 @@ type ComponentEventConfig struct {
 	// Nil: they are acknowledged with "success".
 	OnEvent func(ctx context.Context, ev *ComponentEvent) error
 
-	// Deduper, DedupeTTL, MaxBodyBytes, TimestampWindow, Now and Logger are
-	// EventConfig's.
+	// Deduper, DedupeTTL, MaxBodyBytes, TimestampWindow, Now, Logger and
+	// Observer are EventConfig's.
 	Deduper         Deduper
 	DedupeTTL       time.Duration
 	MaxBodyBytes    int64
 	TimestampWindow time.Duration
 	Now             func() time.Time
 	Logger          *slog.Logger
+	Observer        Observer
 }
 
 // ComponentTicketEvent is the component_verify_ticket push (验证票据), every
@@ -127,7 +128,7 @@ func (cp *Component) EventHandler(cfg ComponentEventConfig) (*EventHandler, erro
 		Token: cfg.Token, EncodingAESKey: cfg.EncodingAESKey, AppID: cp.appID,
 		PreviousEncodingAESKey: cfg.PreviousEncodingAESKey,
 		Deduper:                cfg.Deduper, DedupeTTL: cfg.DedupeTTL, MaxBodyBytes: cfg.MaxBodyBytes,
-		TimestampWindow: cfg.TimestampWindow, Now: cfg.Now, Logger: cfg.Logger,
+		TimestampWindow: cfg.TimestampWindow, Now: cfg.Now, Logger: cfg.Logger, Observer: cfg.Observer,
 	})
 	if err != nil {
 		var ve *ValidationError
@@ -173,6 +174,7 @@ func (ch *componentHandler) receive(w http.ResponseWriter, r *http.Request, msg 
 		h.refuseSealed(w, r, "message: "+err.Error())
 		return
 	}
+	notePushEvent(r.Context(), f.InfoType, "")
 	sec, err := strconv.ParseInt(strings.TrimSpace(f.CreateTime), 10, 64)
 	if err != nil {
 		h.refuseSealed(w, r, "missing or malformed CreateTime")

@@ -218,6 +218,7 @@ func (h *EventHandler) runOnce(w http.ResponseWriter, r *http.Request, key strin
 	}()
 
 	outcome, err := ProcessOnce(ctx, h.deduper, key, h.ttl, h.log, fn)
+	notePushOutcome(ctx, outcome)
 	switch outcome {
 	case DedupeProcessed, DedupeDuplicate:
 		replySuccess(w)

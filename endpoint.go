@@ -3,6 +3,7 @@ package wxinvoice
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
@@ -24,6 +25,9 @@ func call[W any, PW interface {
 }, Out any](ctx context.Context, c *Client, op *operation, req request, convert func(*W) Out) (Out, error) {
 	var zero Out
 	if err := req.validate(); err != nil {
+		if c.obs.enabled() { // refused before sending: a call of 0 attempts
+			c.obs.endCall(c.obs.startCall(ctx, op.path), callInfo(op.path, 0, time.Now(), err))
+		}
 		return zero, err
 	}
 	resp, err := postJSON[W, PW](ctx, c, op, req.toWire())

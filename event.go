@@ -102,6 +102,9 @@ type EventConfig struct {
 	// The refusals of an encrypted push after its msg_signature was verified
 	// share one message and reason; their cause attribute tells them apart.
 	Logger *slog.Logger
+	// Observer receives every push answered and its outcome (see
+	// Observer). Nil: none.
+	Observer Observer
 }
 
 // Event is a push that has no typed callback: any MsgType other than the four
@@ -209,6 +212,7 @@ type EventHandler struct {
 	window  time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	obs     observer
 
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // keys being processed in this process
@@ -235,6 +239,7 @@ func NewEventHandler(cfg EventConfig) (*EventHandler, error) {
 		window:      cfg.TimestampWindow,
 		now:         cfg.Now,
 		log:         cfg.Logger,
+		obs:         observer{cfg.Observer},
 		inflight:    make(map[string]chan struct{}),
 	}
 	if cfg.EncodingAESKey != "" {
@@ -389,6 +394,11 @@ func (h *EventHandler) refuseMsg(w http.ResponseWriter, r *http.Request, sealed 
 
 // ServeHTTP answers WeChat's GET verification and POST pushes.
 func (h *EventHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.obs.enabled() {
+		var end func()
+		w, r, end = h.observePush(w, r)
+		defer end()
+	}
 	defer func() {
 		// Parsing never panics (it is fuzzed), and callback panics are
 		// recovered where they are called; this guards a panicking Deduper
@@ -644,6 +654,7 @@ func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushF
 	if f.MsgType == "event" {
 		event = f.Event
 	}
+	notePushEvent(r.Context(), event, f.MsgType)
 	switch event {
 	case EventUpdateInvoiceStatus:
 		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.CardID, f.Code, f.Status)

@@ -43,7 +43,8 @@ func (s *ticketSource) Token(ctx context.Context) (Token, error) {
 // newTicketCache returns the Client's wx_card ticket cache. With a
 // TokenStore the ticket is shared under "wx_card_ticket:<appid>".
 func newTicketCache(c *Client, store TokenStore) *tokenCache {
-	return &tokenCache{src: &ticketSource{c: c}, store: store, key: "wx_card_ticket:" + c.appID, logger: c.logger, now: time.Now}
+	return &tokenCache{src: &ticketSource{c: c}, store: store, key: "wx_card_ticket:" + c.appID, logger: c.logger, now: time.Now,
+		kind: "wx_card_ticket", obs: c.obs}
 }
 
 // CardTicket returns the wx_card api_ticket (授权页ticket) that GetAuthURL

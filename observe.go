@@ -3,6 +3,7 @@ package wxinvoice
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 )
 
@@ -137,6 +138,49 @@ func (NopObserver) TokenFetch(context.Context, TokenFetchInfo) {}
 // Push does nothing.
 func (NopObserver) Push(context.Context, PushInfo) {}
 
+// WithObserver makes the Client report every call, attempt and token fetch
+// to o (see Observer; package otelwx adapts it to OpenTelemetry).
+func WithObserver(o Observer) Option { return func(c *config) { c.observer = o } }
+
+// attemptCounterKey carries the attempt counter of the call being observed.
+type attemptCounterKey struct{}
+
+func withAttemptCounter(ctx context.Context, n *int) context.Context {
+	return context.WithValue(ctx, attemptCounterKey{}, n)
+}
+
+// observeAttempt reports one HTTP attempt of op that began at began and
+// ended with err (nil, an *APIError, or a transport error); retry tells
+// whether the call goes on.
+func (c *Client) observeAttempt(ctx context.Context, op *operation, attempt int, began time.Time, err error, retry bool) {
+	if !c.obs.enabled() {
+		return
+	}
+	n := attempt
+	if p, ok := ctx.Value(attemptCounterKey{}).(*int); ok {
+		*p++
+		n = *p // counts the replay after a rejected token too
+	}
+	a := AttemptInfo{Op: op.path, Attempt: n, Err: err, Duration: time.Since(began), Retry: retry}
+	var apiErr *APIError
+	var se *statusError
+	switch {
+	case err == nil:
+		a.HTTPStatus = 200
+	case errors.As(err, &apiErr):
+		a.HTTPStatus, a.ErrCode = 200, apiErr.Code
+	case errors.As(err, &se):
+		a.HTTPStatus = se.code
+	}
+	c.obs.attempt(ctx, a)
+}
+
+// callInfo describes a finished call for EndCall.
+func callInfo(op string, attempts int, start time.Time, err error) CallInfo {
+	outcome, code := outcomeOf(err)
+	return CallInfo{Op: op, Attempts: attempts, ErrCode: code, Outcome: outcome, Err: err, Duration: time.Since(start)}
+}
+
 // observer calls an Observer, recovering its panics; the zero value (no
 // Observer) does nothing and costs one nil check.
 type observer struct{ o Observer }
@@ -188,4 +232,84 @@ func (ob observer) push(ctx context.Context, p PushInfo) {
 	}
 	defer func() { _ = recover() }()
 	ob.o.Push(ctx, p)
+}
+
+// pushNote is what a push handler learns about the push being observed.
+type pushNote struct {
+	event   string
+	outcome DedupeOutcome
+}
+
+type pushNoteKey struct{}
+
+// notePushEvent records the event name (or, for a message, its MsgType) of
+// the push being observed in ctx; it does nothing when none is.
+func notePushEvent(ctx context.Context, event, msgType string) {
+	if n, ok := ctx.Value(pushNoteKey{}).(*pushNote); ok {
+		n.event = event
+		if event == "" {
+			n.event = msgType
+		}
+	}
+}
+
+// notePushOutcome records what the dedupe procedure did with the push.
+func notePushOutcome(ctx context.Context, o DedupeOutcome) {
+	if n, ok := ctx.Value(pushNoteKey{}).(*pushNote); ok {
+		n.outcome = o
+	}
+}
+
+// statusWriter records the status a handler answers.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observePush wraps one request of the handler so that end reports it to
+// the Observer.
+func (h *EventHandler) observePush(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, func()) {
+	start := time.Now()
+	note := &pushNote{}
+	sw := &statusWriter{ResponseWriter: w}
+	r = r.WithContext(context.WithValue(r.Context(), pushNoteKey{}, note))
+	handler := "event"
+	if h.component != nil {
+		handler = "component"
+	}
+	return sw, r, func() {
+		p := PushInfo{Handler: handler, Event: note.event, Status: sw.status, Duration: time.Since(start)}
+		switch {
+		case r.Method == http.MethodGet && sw.status == http.StatusOK:
+			p.Outcome = "verified"
+		case note.outcome == DedupeDuplicate:
+			p.Outcome = "duplicate"
+		case note.outcome == DedupeInProgress:
+			p.Outcome = "in_progress"
+		case sw.status >= 500:
+			p.Outcome = "failed"
+		case sw.status >= 400:
+			p.Outcome = "refused"
+		default:
+			p.Outcome = "processed"
+		}
+		h.obs.push(r.Context(), p)
+	}
 }

@@ -247,6 +247,8 @@ type tokenCache struct {
 	now    func() time.Time
 	// storeTimeout bounds each store call (0: storeOpTimeout).
 	storeTimeout time.Duration
+	kind         string   // what the cache holds, for the Observer: access_token, wx_card_ticket...
+	obs          observer // reports each fetch
 
 	cur       atomic.Pointer[Token] // the entry in use; compared by identity
 	meta      atomic.Pointer[cacheMeta]
@@ -329,7 +331,15 @@ func (tc *tokenCache) fetchAndStore(ctx context.Context, early bool) (*Token, er
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
+	began := time.Now()
 	f, err := tc.fetch(ctx)
+	if tc.obs.enabled() {
+		from := "source"
+		if f.stored {
+			from = "store"
+		}
+		tc.obs.tokenFetch(ctx, TokenFetchInfo{Kind: tc.kind, From: from, Early: early, Err: err, Duration: time.Since(began)})
+	}
 	if err != nil {
 		if early {
 			tc.logger.Warn("wxinvoice: early token refresh failed; keeping the current token", "err", err)
@@ -349,8 +359,9 @@ func (tc *tokenCache) fetchAndStore(ctx context.Context, early bool) (*Token, er
 // fetched is a token obtained by fetch and, when it came from the source,
 // the lifetime it had then (0: adopted from the store).
 type fetched struct {
-	tok  Token
-	life time.Duration
+	tok    Token
+	life   time.Duration
+	stored bool // adopted from the store
 }
 
 // fetch obtains a token from the store (when another process already fetched
@@ -374,7 +385,7 @@ func (tc *tokenCache) fetch(ctx context.Context) (fetched, error) {
 		}
 		tc.logger.Warn("wxinvoice: token store read failed", "err", err)
 	} else if ok {
-		return fetched{tok: t}, nil
+		return fetched{tok: t, stored: true}, nil
 	}
 	unlock, acquired, err := tc.lock(ctx)
 	if err != nil {
@@ -398,7 +409,7 @@ func (tc *tokenCache) fetch(ctx context.Context) (fetched, error) {
 				return unavailable(err)
 			}
 			if ok {
-				return fetched{tok: t}, nil
+				return fetched{tok: t, stored: true}, nil
 			}
 			if unlock, acquired, err = tc.lock(ctx); err != nil {
 				return unavailable(err)
@@ -407,7 +418,7 @@ func (tc *tokenCache) fetch(ctx context.Context) (fetched, error) {
 	}
 	defer tc.unlock(unlock)
 	if t, ok, err := tc.fromStore(ctx, rejected); err == nil && ok {
-		return fetched{tok: t}, nil
+		return fetched{tok: t, stored: true}, nil
 	}
 	return tc.fromSourceAndStore(ctx, rejected)
 }
