@@ -31,6 +31,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-resty/resty/v2"
@@ -55,6 +56,7 @@ type Client struct {
 	logger  *slog.Logger // redacts through red
 	red     *redactor    // the secrets to blank in errors and logs; shared by a Component's Clients
 	obs     observer     // WithObserver; the zero value observes nothing
+	maxPDF  int64        // the largest PDF UploadPDF sends
 }
 
 // Option configures a Client in New.
@@ -72,6 +74,7 @@ type config struct {
 	legacyToken bool
 	red         *redactor // set by Component: one registry for the platform and its authorizers
 	observer    Observer
+	maxPDF      int64 // WithMaxPDFSize
 }
 
 // WithBaseURL sets the API host (default https://api.weixin.qq.com), e.g. the
@@ -173,11 +176,15 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if appID == "" {
+	switch {
+	case appID == "":
 		return nil, newValidation("appID", "must not be empty")
-	}
-	if appSecret == "" && cfg.ts == nil {
+	case hasSpaceOrControl(appID):
+		return nil, newValidation("appID", "must not contain spaces or control characters (copied with a newline?)")
+	case appSecret == "" && cfg.ts == nil:
 		return nil, newValidation("appSecret", "must not be empty unless WithTokenSource is given")
+	case hasSpaceOrControl(appSecret):
+		return nil, newValidation("appSecret", "must not contain spaces or control characters (copied with a newline?)")
 	}
 	if u, err := url.Parse(cfg.baseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, newValidation("BaseURL", "must be an absolute http(s) URL")
@@ -187,7 +194,10 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 		red = newRedactor()
 	}
 	red.pin(appSecret)
-	c := &Client{appID: appID, baseURL: cfg.baseURL, red: red, logger: red.logger(cfg.logger)}
+	c := &Client{appID: appID, baseURL: cfg.baseURL, red: red, logger: red.logger(cfg.logger), maxPDF: cfg.maxPDF}
+	if c.maxPDF <= 0 {
+		c.maxPDF = DefaultMaxPDFSize
+	}
 	hc := cfg.hc
 	if cfg.rc != nil {
 		hc = cfg.rc.GetClient()
@@ -243,6 +253,12 @@ func noRedirects(hc *http.Client) *http.Client {
 	cp := *hc
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &cp
+}
+
+// hasSpaceOrControl reports whether s holds white space or a control
+// character, which no appid, corpid or secret does.
+func hasSpaceOrControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
 // AppID returns the appid the Client was created for.

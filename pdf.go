@@ -30,6 +30,18 @@ type GetPDFResponse struct {
 	ExpireTime time.Time // when PDFURL stops working (now + pdf_url_expire_time)
 }
 
+// DefaultMaxPDFSize is the largest PDF UploadPDF sends unless WithMaxPDFSize
+// says otherwise. WeChat documents no limit for setpdf; invoice PDFs are tens
+// to hundreds of KiB, WeChat Pay's e-invoice upload allows 2 MB and Official
+// Account media at most 20 MB. A larger file is refused with a
+// *ValidationError before anything is sent, instead of being sent in full
+// for WeChat to refuse.
+const DefaultMaxPDFSize = 20 << 20
+
+// WithMaxPDFSize sets the largest PDF UploadPDF sends (n <= 0:
+// DefaultMaxPDFSize).
+func WithMaxPDFSize(n int64) Option { return func(c *config) { c.maxPDF = n } }
+
 var (
 	opSetPDF = &operation{path: "/card/invoice/platform/setpdf", write: true}
 	opGetPDF = &operation{path: "/card/invoice/platform/getpdf", query: "&action=get_url"}
@@ -45,8 +57,10 @@ var (
 // *os.File, a *bytes.Reader) it is streamed from its current offset without
 // being held in memory and rewound for retries; any other reader (a network
 // stream, say) is copied exactly once: up to 256 KiB into memory, a larger one
-// into a temporary file (os.CreateTemp) that is removed after the upload. Input that does not start with "%PDF-" is refused with a
-// *ValidationError before anything is sent.
+// into a temporary file (os.CreateTemp) that is removed after the upload.
+// Input that does not start with "%PDF-", or is larger than the limit
+// (DefaultMaxPDFSize, WithMaxPDFSize; a stream is read no further than the
+// limit), is refused with a *ValidationError before anything is sent.
 func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) (*UploadPDFResponse, error) {
 	if pdf == nil {
 		return nil, newValidation("pdf", "must not be nil")
@@ -54,7 +68,7 @@ func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) 
 	if filename == "" {
 		filename = "invoice.pdf"
 	}
-	body, err := newMultipartBody("pdf", filename, pdf)
+	body, err := newMultipartBody("pdf", filename, pdf, c.maxPDF)
 	if err != nil {
 		return nil, err
 	}
@@ -119,16 +133,19 @@ func (m *multipartBody) close() {
 const rewindWait = 10 * time.Second
 
 // newMultipartBody checks the PDF magic and computes the exact framing.
-func newMultipartBody(field, filename string, r io.Reader) (*multipartBody, error) {
+func newMultipartBody(field, filename string, r io.Reader, max int64) (*multipartBody, error) {
 	var cleanup func()
 	rs, ok := r.(io.ReadSeeker)
 	if !ok {
 		var err error
-		if rs, cleanup, err = bufferOnce(r); err != nil {
+		if rs, cleanup, err = bufferOnce(io.LimitReader(r, max+1)); err != nil {
 			return nil, err
 		}
 	}
 	m, err := framePDF(field, filename, rs)
+	if err == nil && m.size > max {
+		err = newValidation(field, "%d bytes is over the %d-byte limit (WithMaxPDFSize)", m.size, max)
+	}
 	if err != nil {
 		if cleanup != nil {
 			cleanup()
