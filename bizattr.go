@@ -37,34 +37,34 @@ type AuthField struct {
 // Shown fields become mandatory on the page. The Require* flags are part of
 // what get_auth_field returns; they are sent only when set.
 type UserFieldSettings struct {
-	ShowTitle    bool // show_title
-	ShowPhone    bool // show_phone
-	ShowEmail    bool // show_email
-	RequirePhone bool // require_phone
-	RequireEmail bool // require_email
-	CustomFields []CustomField
+	ShowTitle    bool          // show_title
+	ShowPhone    bool          // show_phone
+	ShowEmail    bool          // show_email
+	RequirePhone bool          // require_phone
+	RequireEmail bool          // require_email
+	CustomFields []CustomField `wire:"custom_field"`
 }
 
 // BizFieldSettings is the business-title part of an authorization page.
 type BizFieldSettings struct {
-	ShowTitle       bool // show_title
-	ShowTaxNo       bool // show_tax_no
-	ShowAddr        bool // show_addr
-	ShowPhone       bool // show_phone
-	ShowBankType    bool // show_bank_type
-	ShowBankNo      bool // show_bank_no
-	RequireTaxNo    bool // require_tax_no
-	RequireAddr     bool // require_addr
-	RequirePhone    bool // require_phone
-	RequireBankType bool // require_bank_type
-	RequireBankNo   bool // require_bank_no
-	CustomFields    []CustomField
+	ShowTitle       bool          // show_title
+	ShowTaxNo       bool          // show_tax_no
+	ShowAddr        bool          // show_addr
+	ShowPhone       bool          // show_phone
+	ShowBankType    bool          // show_bank_type
+	ShowBankNo      bool          // show_bank_no
+	RequireTaxNo    bool          // require_tax_no
+	RequireAddr     bool          // require_addr
+	RequirePhone    bool          // require_phone
+	RequireBankType bool          // require_bank_type
+	RequireBankNo   bool          // require_bank_no
+	CustomFields    []CustomField `wire:"custom_field"`
 }
 
 // CustomField is a merchant-defined field of an authorization page.
 type CustomField struct {
 	Key      string // the field's name (required)
-	Required bool   // is_require
+	Required bool   `wire:"is_require"`
 	Notice   string // a hint shown with the field
 }
 

@@ -58,18 +58,18 @@ type InsertInvoiceRequest struct {
 // 数电发票 send the 20-digit number in BillingNo and leave BillingCode and
 // CheckCode empty.
 type InvoiceData struct {
-	Fee                   int64     // 发票的金额, fen (required, ≥ 0)
-	Title                 string    // 发票的抬头 (required)
-	BillingTime           time.Time // 发票的开票时间, sent as Unix seconds (required)
-	BillingNo             string    // billing_no (required)
-	BillingCode           string    // billing_code
-	Items                 []InvoiceItem
-	FeeWithoutTax         int64  // 不含税金额, fen
-	Tax                   int64  // 税额, fen
-	PDFMediaID            string // s_pdf_media_id from UploadPDF (required)
-	TripPDFMediaID        string // s_trip_pdf_media_id: 行程单 PDF
-	CheckCode             string // 校验码
-	BuyerNumber           string // 购买方纳税人识别号
+	Fee                   int64         // 发票的金额, fen (required, ≥ 0)
+	Title                 string        // 发票的抬头 (required)
+	BillingTime           time.Time     // 发票的开票时间, sent as Unix seconds (required)
+	BillingNo             string        // billing_no (required)
+	BillingCode           string        // billing_code
+	Items                 []InvoiceItem `wire:"info"`
+	FeeWithoutTax         int64         // 不含税金额, fen
+	Tax                   int64         // 税额, fen
+	PDFMediaID            string        `wire:"s_pdf_media_id"`      // s_pdf_media_id from UploadPDF (required)
+	TripPDFMediaID        string        `wire:"s_trip_pdf_media_id"` // s_trip_pdf_media_id: 行程单 PDF
+	CheckCode             string        // 校验码
+	BuyerNumber           string        // 购买方纳税人识别号
 	BuyerAddressAndPhone  string
 	BuyerBankAccount      string
 	SellerNumber          string

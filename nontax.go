@@ -23,7 +23,7 @@ type BillData struct {
 	BillingTime time.Time // 开票时间, sent as Unix seconds (required)
 	BillingNo   string    // billing_no (required)
 	BillingCode string    // billing_code (required)
-	PDFMediaID  string    // s_pdf_media_id from UploadPDF (required)
+	PDFMediaID  string    `wire:"s_pdf_media_id"` // s_pdf_media_id from UploadPDF (required)
 }
 
 // InsertBillResponse is the result of InsertBill.

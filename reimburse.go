@@ -130,7 +130,7 @@ func wireRefs(refs []InvoiceRef) []wire.InvoiceRef {
 
 // GetInvoiceBatchRequest names the invoices GetInvoiceBatch reads.
 type GetInvoiceBatchRequest struct {
-	Invoices []InvoiceRef // item_list (required, non-empty)
+	Invoices []InvoiceRef `wire:"item_list"` // item_list (required, non-empty)
 }
 
 // GetInvoiceBatchResponse is the result of GetInvoiceBatch.
@@ -210,7 +210,7 @@ func validReimburserStatus(s ReimburseStatus) error {
 type UpdateInvoiceStatusRequest struct {
 	CardID      string          // required
 	EncryptCode string          // required
-	Status      ReimburseStatus // ReimburseLock, ReimburseInit (unlock) or ReimburseClosure (required)
+	Status      ReimburseStatus `wire:"reimburse_status"` // ReimburseLock, ReimburseInit (unlock) or ReimburseClosure (required)
 }
 
 // UpdateInvoiceStatus locks, unlocks or closes an invoice as a reimburser.
@@ -244,8 +244,8 @@ func (r *UpdateInvoiceStatusRequest) toWire() any {
 // UpdateStatusBatchRequest sets the status of several invoices of one user.
 type UpdateStatusBatchRequest struct {
 	OpenID   string          // the user all the invoices belong to (required)
-	Status   ReimburseStatus // ReimburseLock, ReimburseInit or ReimburseClosure (required)
-	Invoices []InvoiceRef    // invoice_list (required, non-empty)
+	Status   ReimburseStatus `wire:"reimburse_status"` // ReimburseLock, ReimburseInit or ReimburseClosure (required)
+	Invoices []InvoiceRef    `wire:"invoice_list"`     // invoice_list (required, non-empty)
 }
 
 // UpdateStatusBatch sets the status of several invoices of one user in one

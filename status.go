@@ -11,7 +11,7 @@ import (
 type UpdateStatusRequest struct {
 	CardID string          // the invoice's card_id (required)
 	Code   string          // the invoice's code from InsertInvoice (required)
-	Status ReimburseStatus // one of the four ReimburseXxx values (required)
+	Status ReimburseStatus `wire:"reimburse_status"` // one of the four ReimburseXxx values (required)
 }
 
 var opUpdateStatus = &operation{path: "/card/invoice/platform/updatestatus", write: true}

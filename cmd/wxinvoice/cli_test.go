@@ -197,14 +197,15 @@ func TestJSONRoundTrip(t *testing.T) {
 	// whose digits must be kept, Go names and snake_case mixed.
 	in := `{"order_id": "o-1", "CardID": "` + cc.CardID + `", "appid": "wxmerchant", "Invoice": {
 		"fee": "1000", "Title": "抬头", "billing_time": "1714528800", "billing_no": 12345678,
-		"billing_code": "044001900111", "s_pdf_media_id": "x"}}`
+		"billing_code": "044001900111", "s_pdf_media": "x"}}`
 	r = cli(t, env, in, "insert", "-f", "-")
-	require.Equal(t, exitUsage, r.code, "s_pdf_media_id is the wire name, not a field: refused")
-	require.Contains(t, r.stderr, `unknown field "s_pdf_media_id"`)
+	require.Equal(t, exitUsage, r.code, "a misspelt field is refused")
+	require.Contains(t, r.stderr, `unknown field "s_pdf_media"`)
 	require.Contains(t, r.stderr, "PDFMediaID", "the known fields are listed")
 	require.Zero(t, srv.Calls("/card/invoice/insert"))
 
-	in = strings.Replace(in, `"s_pdf_media_id": "x"`, `"pdf_media_id": "`+mediaID+`", "items": [{"name": "咨询费", "num": 1, "price": 1000}]`, 1)
+	// WeChat's own names (s_pdf_media_id, info) are accepted beside the Go names.
+	in = strings.Replace(in, `"s_pdf_media": "x"`, `"s_pdf_media_id": "`+mediaID+`", "info": [{"name": "咨询费", "num": 1, "price": 1000}]`, 1)
 	r = cli(t, env, in, "insert", "-f", "-", "-o", "json")
 	requireOK(t, r)
 	var ins wxinvoice.InsertInvoiceResponse

@@ -53,8 +53,9 @@ func parseInput(data []byte) (map[string]any, error) {
 }
 
 // decodeInto fills dst (a pointer to a request struct) from m, a generic
-// JSON object whose keys may be the Go field names (case-insensitive) or
-// snake_case (order_id). Times accept RFC 3339, "2006-01-02 15:04:05" (China
+// JSON object whose keys may be the Go field names (case-insensitive),
+// snake_case (order_id), or WeChat's own name where it differs (the field's
+// wire tag: s_pdf_media_id for PDFMediaID, info for Items). Times accept RFC 3339, "2006-01-02 15:04:05" (China
 // time), "2006-01-02" or Unix seconds; integers accept numeric strings;
 // strings accept bare numbers (their exact digits). Unknown fields are refused
 // with the path of the field and the names that are known.
@@ -245,6 +246,9 @@ func structFields(t reflect.Type) map[string]reflect.StructField {
 		out[foldKey(f.Name)] = f
 		if n := jsonName(f); n != "" {
 			out[foldKey(n)] = f
+		}
+		if n := f.Tag.Get("wire"); n != "" {
+			out[foldKey(n)] = f // WeChat's name where it is not the field's, e.g. s_pdf_media_id
 		}
 	}
 	return out

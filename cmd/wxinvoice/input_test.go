@@ -95,3 +95,23 @@ func TestIntegerErrorsMentionFenOnlyForMoney(t *testing.T) {
 	err = decodeInto(map[string]any{"Invoice": map[string]any{"Fee": "1.5"}}, &req)
 	require.ErrorContains(t, err, "money is in fen")
 }
+
+// TestDecodeAcceptsWeChatNames: the field names of WeChat's documentation
+// are accepted beside the Go names.
+func TestDecodeAcceptsWeChatNames(t *testing.T) {
+	m, err := parseInput([]byte(`{"order_id":"o1","card_id":"c1","appid":"wx1","invoice":{"fee":100,"title":"t",
+		"billing_time":1714528800,"billing_no":"1","s_pdf_media_id":"m1","s_trip_pdf_media_id":"m2",
+		"info":[{"name":"n","num":1,"unit":"u","price":100}]}}`))
+	require.NoError(t, err)
+	var req wxinvoice.InsertInvoiceRequest
+	require.NoError(t, decodeInto(m, &req))
+	require.Equal(t, "m1", req.Invoice.PDFMediaID)
+	require.Equal(t, "m2", req.Invoice.TripPDFMediaID)
+	require.Len(t, req.Invoice.Items, 1)
+
+	m, err = parseInput([]byte(`{"card_id":"c1","code":"1","reimburse_status":"INVOICE_REIMBURSE_CANCEL"}`))
+	require.NoError(t, err)
+	var st wxinvoice.UpdateStatusRequest
+	require.NoError(t, decodeInto(m, &st))
+	require.Equal(t, wxinvoice.ReimburseCancel, st.Status)
+}
