@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
@@ -41,6 +42,15 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	http.Handle("/wechat/events", handler)
+	mux := http.NewServeMux()
+	mux.Handle("/wechat/events", handler)
 	_ = client // call its methods from any goroutine of any instance
+
+	// Nothing has been sent to Redis yet (New sends nothing); the keys the
+	// instances will share:
+	fmt.Println(store.TokenKey("access_token:wx0123456789abcdef"))
+	fmt.Println(store.LockKey("access_token:wx0123456789abcdef"))
+	// Output:
+	// myservice:wxinvoice:token:access_token:wx0123456789abcdef
+	// myservice:wxinvoice:lock:access_token:wx0123456789abcdef
 }
