@@ -66,7 +66,7 @@ type fapiaoEndpoint[Req, Resp any] struct {
 	args                      []string // wire names filled by positional arguments, in order
 	noInput                   bool
 	setup                     func(*pflag.FlagSet)
-	prepare                   func(req *Req) error // after decoding, before the call (files)
+	prepare                   func(req *Req) error                                                // after decoding, before the call (files)
 	call                      func(c *fapiao.Client, ctx context.Context, req *Req) (Resp, error) // a method expression fits
 }
 
@@ -433,7 +433,9 @@ mismatch the file is removed and the command fails.`,
 			long: `Calls POST /v3/new-tax-control-fapiao/fapiao-applications/upload-fapiao-file with the
 file of --pdf (≤ 2 MB); file_type defaults to PDF (-f may give file_type and sub_mchid).
 The SM3 digest is computed. Prints the fapiao_media_id (valid 3 days) for insert-cards.`,
-			setup: func(fs *pflag.FlagSet) { fs.StringVar(&uploadFile, "pdf", "", "the invoice file, PDF or OFD (required)") },
+			setup: func(fs *pflag.FlagSet) {
+				fs.StringVar(&uploadFile, "pdf", "", "the invoice file, PDF or OFD (required)")
+			},
 			prepare: func(req *fapiao.UploadFileRequest) error {
 				if uploadFile == "" {
 					return usagef("--pdf is required")
