@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -622,5 +623,98 @@ func TestE2EFaults(t *testing.T) {
 	}
 	if len(last.Attempts) != 2 || last.Attempts[0].StatusCode != http.StatusInternalServerError || !last.Delivered {
 		t.Fatalf("ISSUED attempts %+v", last.Attempts)
+	}
+}
+
+// TestE2ESignaturesBothWays: the fake refuses a request signed with another
+// key (SIGN_ERROR), the client refuses the fake's answer under another
+// WeChat Pay key (ErrUnverified), and a NotifyHandler with another APIv3 key
+// refuses the callback, which the fake then retries.
+func TestE2ESignaturesBothWays(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	keyID, pub := e.fp.PublicKey()
+
+	// The merchant's key is not the one registered.
+	other := e2eKey(t, "e2e_wechatpay_key.pem")
+	wrongSigner := must(fapiao.New(e2eMchID, fapiao.WithMerchantKey(e2eSerial, other),
+		fapiao.WithWechatPayPublicKey(keyID, pub), fapiao.WithBaseURL(e.srv.URL))).ok(t)
+	_, err := wrongSigner.GetBaseInformation(ctx, &fapiao.GetBaseInformationRequest{})
+	var apiErr *fapiao.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || apiErr.Code != "SIGN_ERROR" || !errors.Is(err, fapiao.ErrSign) {
+		t.Fatalf("request under another key: %v, want 401 SIGN_ERROR", err)
+	}
+
+	// The WeChat Pay key the client holds is not the fake's: nothing decoded.
+	mk := e2eKey(t, "test_private_key.pem")
+	wrongVerifier := must(fapiao.New(e2eMchID, fapiao.WithMerchantKey(e2eSerial, mk),
+		fapiao.WithWechatPayPublicKey(keyID, &mk.PublicKey), fapiao.WithBaseURL(e.srv.URL))).ok(t)
+	got, err := wrongVerifier.GetBaseInformation(ctx, &fapiao.GetBaseInformationRequest{})
+	if !errors.Is(err, fapiao.ErrUnverified) || got != nil {
+		t.Fatalf("answer under another WeChat Pay key: %v, %+v; want ErrUnverified and nothing", err, got)
+	}
+
+	// A handler with another APIv3 key: 401, no callback run, retried later.
+	var ran atomic.Int32
+	h := must(fapiao.NewNotifyHandler(fapiao.NotifyConfig{APIv3Key: strings.Repeat("k", 32), WechatPayPublicKeyID: keyID,
+		WechatPayPublicKey: pub, OnEvent: func(context.Context, *fapiao.Notification) error { ran.Add(1); return nil }})).ok(t)
+	wrong := httptest.NewServer(h)
+	defer wrong.Close()
+	must(e.mch.UpdateDevelopmentConfig(ctx, &fapiao.UpdateDevelopmentConfigRequest{CallbackURL: wrong.URL})).ok(t)
+	e.fp.SetRetrySchedule(15 * time.Second)
+	must(e.fp.UserApply(wxinvoicetest.FapiaoUserApply{MchID: e2eMchID, Amount: 100,
+		Title: wxinvoicetest.FapiaoTitle{Type: "INDIVIDUAL", Name: "赵六"}})).ok(t)
+	e.fp.WaitCallbacks()
+	cbs := e.fp.Callbacks()
+	last := cbs[len(cbs)-1]
+	if ran.Load() != 0 || last.Delivered || len(last.Attempts) != 1 || last.Attempts[0].StatusCode != http.StatusUnauthorized || last.NextAttempt.IsZero() {
+		t.Fatalf("callback under another APIv3 key: ran %d, %+v", ran.Load(), last)
+	}
+}
+
+// TestE2EDownloadTampered: a file altered between the fake and the client
+// fails the SM3-Digest check.
+func TestE2EDownloadTampered(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	// A proxy in front of the fake flips one byte of every invoice file.
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		if strings.HasSuffix(r.URL.Path, "/fapiao-file") && len(body) > 0 {
+			body[len(body)/2] ^= 1
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	}))
+	defer proxy.Close()
+	mk := e2eKey(t, "test_private_key.pem")
+	keyID, pub := e.fp.PublicKey()
+	c := must(fapiao.New(e2eMchID, fapiao.WithMerchantKey(e2eSerial, mk), fapiao.WithWechatPayPublicKey(keyID, pub),
+		fapiao.WithBaseURL(proxy.URL))).ok(t)
+	e.setUp(t, c, "")
+	txn := must(e.fp.UserApply(wxinvoicetest.FapiaoUserApply{MchID: e2eMchID, Amount: 100,
+		Title: wxinvoicetest.FapiaoTitle{Type: "INDIVIDUAL", Name: "赵六"}})).ok(t)
+	d := issueLine(100)
+	d.FapiaoID = "t-1"
+	must(c.Issue(ctx, &fapiao.IssueRequest{Scene: fapiao.SceneWithWechatPay, FapiaoApplyID: txn,
+		BuyerInformation: fapiao.BuyerInformation{Type: "INDIVIDUAL", Name: "赵六"}, FapiaoInformation: []fapiao.IssueFapiaoDetail{d}})).ok(t)
+	inv := must(c.Query(ctx, &fapiao.QueryRequest{FapiaoApplyID: txn})).ok(t).FapiaoInformation[0]
+	info := must(c.GetDownloadInfo(ctx, &fapiao.GetDownloadInfoRequest{FapiaoApplyID: txn})).ok(t)
+	// The fake names its own host in download_url: go through the proxy.
+	u := strings.Replace(info.FapiaoDownloadInfoList[0].DownloadURL, e.srv.URL, proxy.URL, 1)
+	if !strings.HasPrefix(u, proxy.URL) {
+		t.Fatalf("download_url %s", info.FapiaoDownloadInfoList[0].DownloadURL)
+	}
+	var file bytes.Buffer
+	_, err := c.Download(ctx, &fapiao.DownloadRequest{DownloadURL: u,
+		OpenID: inv.CardInformation.CardOpenID, InvoiceCode: inv.BlueFapiao.FapiaoCode, InvoiceNo: inv.BlueFapiao.FapiaoNumber,
+		FapiaoID: "t-1"}, &file)
+	if err == nil || !strings.Contains(err.Error(), "SM3") {
+		t.Fatalf("tampered download: err = %v, want an SM3 mismatch", err)
 	}
 }
