@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -716,5 +717,69 @@ func TestE2EDownloadTampered(t *testing.T) {
 		FapiaoID: "t-1"}, &file)
 	if err == nil || !strings.Contains(err.Error(), "SM3") {
 		t.Fatalf("tampered download: err = %v, want an SM3 mismatch", err)
+	}
+}
+
+// TestE2EPlatformCertificate: a client holding only the fake's platform
+// certificate (the older mode) signs, encrypts and verifies under the
+// certificate's serial, and a NotifyHandler holding both keys accepts
+// callbacks signed alternately with each, as during WeChat's migration.
+func TestE2EPlatformCertificate(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	cert := e.fp.PlatformCertificate()
+	mk := e2eKey(t, "test_private_key.pem")
+	c := must(fapiao.New(e2eMchID, fapiao.WithMerchantKey(e2eSerial, mk), fapiao.WithPlatformCertificates(cert),
+		fapiao.WithBaseURL(e.srv.URL))).ok(t)
+	serial := fapiao.CertificateSerial(cert)
+	if c.WechatPaySerial() != serial {
+		t.Fatalf("client names %q, certificate serial %q", c.WechatPaySerial(), serial)
+	}
+	e.setUp(t, c, "")
+	e.fp.SetCallbackSigning(wxinvoicetest.FapiaoSignAlternate)
+
+	keyID, pub := e.fp.PublicKey()
+	var got []string
+	var mu sync.Mutex
+	h := must(fapiao.NewNotifyHandler(fapiao.NotifyConfig{APIv3Key: e2eAPIv3Key, WechatPayPublicKeyID: keyID,
+		WechatPayPublicKey: pub, PlatformCertificates: []*x509.Certificate{cert},
+		OnEvent: func(_ context.Context, n *fapiao.Notification) error {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, n.EventType)
+			return nil
+		}})).ok(t)
+	both := httptest.NewServer(h)
+	defer both.Close()
+	must(c.UpdateDevelopmentConfig(ctx, &fapiao.UpdateDevelopmentConfigRequest{CallbackURL: both.URL})).ok(t)
+
+	txn := must(e.fp.UserApply(wxinvoicetest.FapiaoUserApply{MchID: e2eMchID, Amount: 100,
+		Title: wxinvoicetest.FapiaoTitle{Type: "INDIVIDUAL", Name: "赵六", Phone: e2ePhone}})).ok(t)
+	title := must(c.GetUserTitle(ctx, &fapiao.GetUserTitleRequest{Scene: fapiao.SceneWithWechatPay, FapiaoApplyID: txn})).ok(t)
+	d := issueLine(100)
+	d.FapiaoID = "c-1"
+	must(c.Issue(ctx, &fapiao.IssueRequest{Scene: fapiao.SceneWithWechatPay, FapiaoApplyID: txn, BuyerInformation: *title,
+		FapiaoInformation: []fapiao.IssueFapiaoDetail{d}})).ok(t)
+	w := lastRequest(t, e.fp, http.MethodPost, "/v3/new-tax-control-fapiao/fapiao-applications")
+	if !strings.EqualFold(w.Header.Get("Wechatpay-Serial"), serial) {
+		t.Fatalf("issue named %q, want the certificate serial %s", w.Header.Get("Wechatpay-Serial"), serial)
+	}
+	if held, _ := e.fp.Application(e2eMchID, "", txn); held.Buyer.Phone != e2ePhone {
+		t.Fatalf("the fake opened the phone as %q", held.Buyer.Phone)
+	}
+	e.fp.WaitCallbacks()
+	serials := map[string]bool{}
+	for _, cb := range e.fp.Callbacks() {
+		if cb.URL == both.URL {
+			serials[cb.Serial] = true
+			if !cb.Delivered {
+				t.Fatalf("%s signed under %s refused: %+v", cb.EventType, cb.Serial, cb.Attempts)
+			}
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(serials) != 2 || len(got) != 2 {
+		t.Fatalf("callbacks under %v, handled %v; want both keys and USER_APPLIED, ISSUED", serials, got)
 	}
 }
