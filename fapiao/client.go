@@ -491,6 +491,12 @@ func (q *query) add(k, v string) {
 	if v == "" {
 		return
 	}
+	q.addAlways(k, v)
+}
+
+// addAlways adds k=v, also when v is empty (a required parameter that may
+// be blank).
+func (q *query) addAlways(k, v string) {
 	if len(*q) > 0 {
 		*q = append(*q, '&')
 	}

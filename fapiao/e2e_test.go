@@ -515,6 +515,16 @@ func TestE2EPartner(t *testing.T) {
 		}
 	}
 
+	// A 数电 invoice has no fapiao_code: its download sends invoice_code empty.
+	dg := must(c.Query(ctx, &fapiao.QueryRequest{SubMchID: e2eSub, FapiaoApplyID: "dg-issue-general"})).ok(t).FapiaoInformation[0]
+	dgInfo := must(c.GetDownloadInfo(ctx, &fapiao.GetDownloadInfoRequest{SubMchID: e2eSub, FapiaoApplyID: "dg-issue-general"})).ok(t)
+	var dgFile bytes.Buffer
+	must(c.Download(ctx, &fapiao.DownloadRequest{DownloadURL: dgInfo.FapiaoDownloadInfoList[0].DownloadURL, SubMchID: e2eSub,
+		OpenID: dg.CardInformation.CardOpenID, InvoiceNo: dg.BlueFapiao.FapiaoNumber, FapiaoID: dg.FapiaoID}, &dgFile)).ok(t)
+	if dgFile.Len() == 0 || dg.BlueFapiao.FapiaoCode != "" {
+		t.Fatalf("数电 download: %d bytes, code %q", dgFile.Len(), dg.BlueFapiao.FapiaoCode)
+	}
+
 	// A failed 数电 issue reports the error code in the query.
 	e.fp.FailNextIssue(wxinvoicetest.FapiaoIssueFailure{Code: "BIZ_ERROR", Message: "开票额度不足"})
 	r := general
