@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -332,4 +334,33 @@ func TestFapiaoCLISandbox(t *testing.T) {
 	r = cli(t, nil, "", "fapiao", "issue", "--example")
 	requireOK(t, r)
 	assert.Contains(t, r.stdout, `"fapiao_apply_id": ""`, "the skeleton uses WeChat's names")
+}
+
+// TestFapiaoCLIDownloadDigestMismatch: a file whose SM3-Digest does not
+// match is removed and the command fails.
+func TestFapiaoCLIDownloadDigestMismatch(t *testing.T) {
+	_, _, env := fapiaoFake(t)
+	var file atomic.Value
+	file.Store(pdf("tampered"))
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("SM3-Digest", strings.ToUpper(fapiao.SM3Hex(pdf("original"))))
+		_, _ = w.Write(file.Load().([]byte))
+	}))
+	defer files.Close()
+	out := filepath.Join(t.TempDir(), "f.pdf")
+	req := `{"download_url":"` + files.URL + `/invoicing/fapiao/fapiao-file?token=x","openid":"o1","invoice_code":"044001911211","invoice_no":"12897794","fapiao_id":"f-1"}`
+	r := cli(t, env, req, "fapiao", "download", "-f", "-", "--out", out)
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "SM3")
+	assert.Contains(t, r.stderr, "removed")
+	_, err := os.Stat(out)
+	assert.True(t, os.IsNotExist(err), "the file that failed the digest check is removed")
+
+	// With the right digest the file stays.
+	file.Store(pdf("original"))
+	r = cli(t, env, req, "fapiao", "-o", "json", "download", "-f", "-", "--out", out)
+	requireOK(t, r)
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, pdf("original"), got)
 }
