@@ -48,14 +48,16 @@ const (
 // fapiaoCLI holds the fapiao commands' flags and the client they build on
 // first use.
 type fapiaoCLI struct {
-	a                                               *app
-	mchID, serial, keyFile, pubKeyID, pubKeyFile    string
-	certFile                                        string
-	mu                                              sync.Mutex
-	client                                          *fapiao.Client
-	sandboxFake                                     *wxinvoicetest.FapiaoFake // --sandbox
-	sandboxKey                                      *rsa.PrivateKey
-	sandboxSerial, sandboxAPIv3Key, sandboxMerchant string
+	a *app
+	// persistent flags
+	mchID, serial, keyFile, pubKeyID, pubKeyFile, certFile string
+
+	mu     sync.Mutex
+	client *fapiao.Client
+	// --sandbox: the fake's WeChat Pay side and the generated merchant key
+	sandboxFake                    *wxinvoicetest.FapiaoFake
+	sandboxKey                     *rsa.PrivateKey
+	sandboxSerial, sandboxAPIv3Key string
 }
 
 // fapiaoEndpoint is a fapiao command: JSON (WeChat's wire names) from -f
