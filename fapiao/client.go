@@ -47,7 +47,8 @@ const maxAnswerSize = 4 << 20
 const userAgent = "wxinvoice-fapiao (+https://github.com/wxinvoice/wxinvoice)"
 
 // RetryPolicy bounds the retries of reads that failed in a way safe to
-// retry (transport failure, HTTP 5xx); it is the root package's policy.
+// retry (transport failure, HTTP 5xx, HTTP 429); it is the root package's
+// policy.
 type RetryPolicy = wxinvoice.RetryPolicy
 
 // Option configures a Client.
@@ -399,7 +400,10 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 		apiErr.outcomeUnknown = cl.write
 		return nil, !cl.write, apiErr
 	}
-	return nil, false, apiErr
+	// 429 (FREQUENCY_LIMITED, RATELIMIT_EXCEEDED): the request was refused
+	// before it was processed; a read is retried after the backoff, a write
+	// is returned to the caller.
+	return nil, resp.StatusCode == http.StatusTooManyRequests && !cl.write, apiErr
 }
 
 // readAnswer reads an answer body of at most maxAnswerSize bytes; a body
@@ -487,6 +491,12 @@ func (q *query) add(k, v string) {
 	if v == "" {
 		return
 	}
+	q.addAlways(k, v)
+}
+
+// addAlways adds k=v, also when v is empty (a required parameter that may
+// be blank).
+func (q *query) addAlways(k, v string) {
 	if len(*q) > 0 {
 		*q = append(*q, '&')
 	}

@@ -142,14 +142,28 @@ func TestRetriesReadsNeverWrites(t *testing.T) {
 	if !strings.Contains(err.Error(), "POST /v3/new-tax-control-fapiao/fapiao-applications") {
 		t.Errorf("error lacks the op: %v", err)
 	}
-	// 4xx are not retried.
+	// 429 refused the request unprocessed: a read is retried, a write is
+	// returned at once (its outcome is known: not done).
 	n.Store(0)
 	s.handler = func(*wireRequest) reply {
 		n.Add(1)
 		return reply{status: 429, body: `{"code":"FREQUENCY_LIMITED","message":"频率超限"}`}
 	}
-	if _, err := c.GetBaseInformation(ctx, nil); !errors.Is(err, ErrFrequencyLimited) || n.Load() != 1 {
-		t.Errorf("429: %v after %d attempts", err, n.Load())
+	if _, err := c.GetBaseInformation(ctx, nil); !errors.Is(err, ErrFrequencyLimited) || n.Load() != 3 {
+		t.Errorf("429 on a read: %v after %d attempts, want 3", err, n.Load())
+	}
+	n.Store(0)
+	if _, err := c.Issue(ctx, validIssue()); !errors.Is(err, ErrFrequencyLimited) || errors.Is(err, wxinvoice.ErrOutcomeUnknown) || n.Load() != 1 {
+		t.Errorf("429 on a write: %v after %d attempts, want 1", err, n.Load())
+	}
+	// Other 4xx are not retried.
+	n.Store(0)
+	s.handler = func(*wireRequest) reply {
+		n.Add(1)
+		return reply{status: 400, body: `{"code":"PARAM_ERROR","message":"参数错误"}`}
+	}
+	if _, err := c.GetBaseInformation(ctx, nil); err == nil || n.Load() != 1 {
+		t.Errorf("400: %v after %d attempts", err, n.Load())
 	}
 }
 

@@ -28,7 +28,7 @@ type DownloadRequest struct {
 	MchID       string `json:"mchid,omitempty"`     // default: the client's merchant ID
 	SubMchID    string `json:"sub_mchid,omitempty"` // appended only when set
 	OpenID      string `json:"openid"`              // CardInformation.CardOpenID from Query
-	InvoiceCode string `json:"invoice_code"`        // FapiaoNumbers.FapiaoCode; 数电 invoices have none
+	InvoiceCode string `json:"invoice_code"`        // FapiaoNumbers.FapiaoCode; "" for 数电 invoices (sent blank: the parameter is required)
 	InvoiceNo   string `json:"invoice_no"`          // FapiaoNumbers.FapiaoNumber
 	FapiaoID    string `json:"fapiao_id"`
 	MaxSize     int64  `json:"-"` // refuse files larger than this; 0: DefaultMaxDownloadSize
@@ -90,7 +90,7 @@ func (c *Client) Download(ctx context.Context, req *DownloadRequest, w io.Writer
 	q.add("mchid", mch)
 	q.add("sub_mchid", req.SubMchID)
 	q.add("openid", req.OpenID)
-	q.add("invoice_code", req.InvoiceCode)
+	q.addAlways("invoice_code", req.InvoiceCode) // required; blank for 数电 invoices, which have no code
 	q.add("invoice_no", req.InvoiceNo)
 	q.add("fapiao_id", req.FapiaoID)
 	u.RawQuery = string(q)
