@@ -122,6 +122,9 @@ func TestDedupeLease(t *testing.T) {
 		st, err := s2.Claim(ctx, key, "owner-b")
 		return err == nil && st == wxinvoice.ClaimAcquired
 	}, 10*time.Second, 20*time.Millisecond)
+	// owner-b's lease is only 300 ms; lengthen it so that the checks below do
+	// not race with its expiry on a loaded machine.
+	require.NoError(t, rdb.PExpire(ctx, s1.DedupeKey(key), time.Minute).Err())
 	require.False(t, renew(s1, "owner-a"), "an ended lease is not revived")
 	require.NoError(t, s1.Release(ctx, key, "owner-a"))
 	require.Equal(t, wxinvoice.ClaimHeld, claim(s1, "owner-c"), "the dead owner cannot release its successor's lease")
