@@ -116,6 +116,7 @@ type config struct {
 	publicURL        string
 	corp             wecomCorp // WithWeComCorp (wecom.go)
 	fapiao           fapiaoOptions
+	control          bool // WithControlAPI (control.go)
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -357,6 +358,9 @@ func (s *Server) Handler() http.Handler { return s }
 // ServeHTTP answers one request: it is recorded, injected faults apply first
 // (before any state change), then the endpoint's handler runs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.control && s.serveControl(w, r) { // the sandbox's control API and pages, not recorded (control.go)
+		return
+	}
 	start := time.Now()
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	idx := s.record(r, body)
