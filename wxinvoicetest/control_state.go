@@ -24,7 +24,7 @@ type ctlState struct {
 	Clock     ctlClock           `json:"clock"`
 	App       ctlApp             `json:"app"`
 	Tokens    []ctlToken         `json:"tokens"`
-	Cards     []Card             `json:"cards"`
+	Cards     []ctlCard          `json:"cards"`
 	PDFs      []ctlPDFInfo       `json:"pdfs"`
 	Invoices  []ctlInvoice       `json:"invoices"`
 	Bills     []ctlInvoice       `json:"bills"`
@@ -60,6 +60,16 @@ type ctlToken struct {
 	Expired    bool      `json:"expired"`
 	Revoked    bool      `json:"revoked"`
 	Superseded bool      `json:"superseded"`
+}
+
+type ctlCard struct {
+	CardID    string    `json:"card_id"`
+	Bill      bool      `json:"bill"`
+	Payee     string    `json:"payee"`
+	Type      string    `json:"type,omitempty"`
+	Title     string    `json:"title,omitempty"`
+	LogoURL   string    `json:"logo_url"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 type ctlPDFInfo struct {
@@ -246,9 +256,10 @@ func (s *Server) state() ctlState {
 			Expired: !now.Before(t.expires), Revoked: t.revoked, Superseded: t.superseded})
 	}
 	sort.Slice(st.Tokens, func(i, j int) bool { return st.Tokens[i].ExpiresAt.Before(st.Tokens[j].ExpiresAt) })
-	st.Cards = []Card{}
+	st.Cards = []ctlCard{}
 	for _, c := range s.cards {
-		st.Cards = append(st.Cards, *c)
+		st.Cards = append(st.Cards, ctlCard{CardID: c.ID, Bill: c.Bill, Payee: c.Payee, Type: c.Type, Title: c.Title,
+			LogoURL: c.LogoURL, CreatedAt: c.CreatedAt})
 	}
 	sort.Slice(st.Cards, func(i, j int) bool { return st.Cards[i].CreatedAt.Before(st.Cards[j].CreatedAt) })
 	st.PDFs = []ctlPDFInfo{}
