@@ -92,9 +92,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) bool {
 	if p != "/" && p != fapiaoTitlePagePath && !strings.HasPrefix(p, ControlPrefix) {
 		return false
 	}
-	if p == fapiaoTitlePagePath && r.URL.Query().Get("token") == "" {
-		return false
-	}
 	allowed := []string{}
 	for _, rt := range s.controlRoutes() {
 		if rt.path != p {

@@ -413,7 +413,7 @@ func TestControlConsole(t *testing.T) {
 
 func TestControlFapiaoUser(t *testing.T) {
 	t.Parallel()
-	srv, f, _ := fapiaoSetup(t, WithControlAPI())
+	srv, f, c := fapiaoSetup(t, WithControlAPI())
 	out := ctlOK(t, srv, http.MethodPost, "/sandbox/fapiao/user/apply", map[string]any{"mchid": fpMchID, "amount": 429900,
 		"title": map[string]string{"type": "INDIVIDUAL", "name": "张三"}})
 	id, _ := out["fapiao_apply_id"].(string)
@@ -430,6 +430,28 @@ func TestControlFapiaoUser(t *testing.T) {
 	require.NotContains(t, mustGet(t, srv.URL+"/sandbox/state"), fpAPIv3Key)
 	pushes := ctlOK(t, srv, http.MethodGet, "/sandbox/pushes", nil)
 	require.Len(t, pushes["fapiao_callbacks"], 1)
+	// The title_url is a page: a browser's form POST fills the title.
+	q := url.Values{"fapiao_apply_id": {"apply-page"}, "source": {"WEB"}, "appid": {"wxappid0001"},
+		"openid": {"oUserPage"}, "total_amount": {"1000"}}
+	st2, b := c.call(http.MethodGet, fpBase+"/user-title/title-url?"+q.Encode(), nil)
+	require.Equal(t, http.StatusOK, st2, string(b))
+	var link map[string]string
+	require.NoError(t, json.Unmarshal(b, &link))
+	page := mustGet(t, link["title_url"])
+	require.Contains(t, page, "填写发票抬头")
+	tu, err := url.Parse(link["title_url"])
+	require.NoError(t, err)
+	code, page := postForm(t, srv.URL+fapiaoTitlePagePath, url.Values{"token": {tu.Query().Get("token")},
+		"type": {"INDIVIDUAL"}, "name": {"李四"}})
+	require.Equal(t, http.StatusOK, code, page)
+	cbs = f.Callbacks()
+	require.Len(t, cbs, 2)
+	require.Equal(t, "apply-page", cbs[1].FapiaoApplyID)
+	code, _ = getText(t, link["title_url"])
+	require.Equal(t, http.StatusNotFound, code, "a used link")
+	code, _ = postForm(t, srv.URL+fapiaoTitlePagePath, url.Values{"token": {tu.Query().Get("token")}, "type": {"INDIVIDUAL"}, "name": {"李四"}})
+	require.Equal(t, http.StatusBadRequest, code, "a used link")
+
 	// The same order again is refused, naming it.
 	code, e := ctl(t, srv, http.MethodPost, "/sandbox/fapiao/user/apply", map[string]any{"mchid": fpMchID, "amount": 1,
 		"transaction_id": id, "title": map[string]string{"type": "INDIVIDUAL", "name": "张三"}})

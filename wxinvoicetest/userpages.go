@@ -267,7 +267,19 @@ func (s *Server) pageTitleSubmit(w http.ResponseWriter, r *http.Request) {
 // ---- the WeChat Pay title page ----
 
 func (s *Server) pageFapiaoTitle(w http.ResponseWriter, r *http.Request) {
-	renderPage(w, http.StatusOK, "fapiao_title.html", map[string]string{"Token": r.URL.Query().Get("token")})
+	tok := r.URL.Query().Get("token")
+	s.mu.Lock()
+	live := false
+	if st := s.fapiaoSt; st != nil && tok != "" {
+		l := st.titleLinks[tok]
+		live = l != nil && !l.used && s.clk.now().Before(l.expires)
+	}
+	s.mu.Unlock()
+	if !live {
+		pageError(w, http.StatusNotFound, "这个抬头链接无效 (not a live title_url of this sandbox: unknown, used, or older than 30 minutes).")
+		return
+	}
+	renderPage(w, http.StatusOK, "fapiao_title.html", map[string]string{"Token": tok})
 }
 
 func (s *Server) pageFapiaoTitleSubmit(w http.ResponseWriter, r *http.Request) {
