@@ -312,9 +312,10 @@ func (s *Server) ctlReset(w http.ResponseWriter, _ *http.Request) {
 // reset forgets the card-invoice side's state (templates, PDFs and their
 // links, invoices and bills, orders and their authorizations, encrypt_codes,
 // merchant settings, titles, unified invoices, locks), the recorded requests,
-// the finished pushes and every fault. It keeps the identities and issued
-// tokens (a client's cached token stays valid), the clock, the WeCom corp's
-// members, the third-party platform and the WeChat Pay side.
+// the finished pushes and every fault. It keeps the identities, the issued
+// access tokens and wx_card tickets (what a client caches stays valid), the
+// reimbursers' tokens, the clock, the WeCom corp's members, the third-party
+// platform and the WeChat Pay side.
 func (s *Server) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -328,7 +329,10 @@ func (s *Server) reset() {
 	s.encByKey = map[invoiceKey]string{}
 	s.faults = map[string]*faultPlan{}
 	s.requests = nil
-	s.bizst = nil
+	if old := s.bizst; old != nil {
+		s.bizst = nil
+		s.biz().tickets, s.biz().parties = old.tickets, old.parties
+	}
 	kept := s.push.list[:0:0]
 	for _, p := range s.push.list {
 		if !p.Done {

@@ -317,6 +317,31 @@ func TestControlLifecycleFaultsClockAndRedaction(t *testing.T) {
 	require.Empty(t, srv.Requests())
 }
 
+// TestControlResetKeepsWhatClientsCache checks that a reset leaves the
+// token, the wx_card ticket and a reimburser's token working, and forgets
+// orders, invoices and faults.
+func TestControlResetKeepsWhatClientsCache(t *testing.T) {
+	t.Parallel()
+	m := newMerchant(t, WithControlAPI(), WithAuthorizationRequired())
+	srv := m.srv
+	reimburser := srv.ReimburserToken("wxreimburser0001")
+	m.authURL(t, "order-r")
+	require.NoError(t, srv.UserAuthorize("order-r", "ou"))
+	ins := decodeOK[wire.InsertResponse](t, post(t, srv, "/card/invoice/insert", m.tok, validInsert(srv, m.cardID, m.mediaID, "order-r", "B1")))
+	srv.Inject(AnyPath, Fault{ErrCode: -1})
+	ctlOK(t, srv, http.MethodPost, "/sandbox/reset", nil)
+
+	_, ok := srv.AuthOrder("order-r")
+	require.False(t, ok)
+	_, ok = srv.Invoice(m.cardID, ins.Code)
+	require.False(t, ok)
+	requireCode(t, 72001, post(t, srv, "/card/invoice/reimburse/getinvoiceinfo", reimburser,
+		map[string]string{"card_id": m.cardID, "encrypt_code": srv.EncryptCode(m.cardID, ins.Code)}), "no fault; the reimburser's token works (not 40014); the invoice is gone")
+	requireCode(t, 72063, post(t, srv, "/card/invoice/getauthurl", m.tok, m.authURLRequest("order-s")), "the contact is forgotten")
+	requireCode(t, 0, bizAttr(t, srv, m.tok, "set_contact", wire.ContactRequest{Contact: wire.Contact{Phone: "1", TimeOut: 1}}))
+	requireCode(t, 0, post(t, srv, "/card/invoice/getauthurl", m.tok, m.authURLRequest("order-s")), "the cached ticket still works")
+}
+
 func mustGet(t *testing.T, u string) string {
 	t.Helper()
 	code, body := getText(t, u)

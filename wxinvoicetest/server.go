@@ -164,7 +164,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithPublicURL sets the base URL the server puts in the links it hands out
-// (getpdf's pdf_url), for a sandbox reached through another address than
+// (getpdf's pdf_url; with WithControlAPI the user pages' links too), for a
+// sandbox reached through another address than
 // the one it listens on. By default the server's own URL is used, or the
 // request's Host when only Handler is mounted.
 func WithPublicURL(u string) Option {

@@ -145,7 +145,7 @@ curl and Python, and wxinvoicetest/README.md for what is and is not simulated.`,
 	fs.StringVar(&addr, "addr", "127.0.0.1:8089", "address to listen on")
 	fs.StringVar(&appID, "appid", "", "the fake account's appid (default random)")
 	fs.StringVar(&secret, "secret", "", "the fake account's AppSecret (default random)")
-	fs.StringVar(&publicURL, "public-url", "", "base URL clients use when it differs from the listening address (also used in pdf_url links)")
+	fs.StringVar(&publicURL, "public-url", "", "base URL clients use when it differs from the listening address (also used in pdf_url links and the user pages' links)")
 	fs.BoolVar(&requireAuth, "require-auth", false, "inserts of orders nobody authorized answer errcode 72038")
 	fs.StringVar(&eventURL, "event-url", "", "push update_invoice_status events to this URL on every status change")
 	fs.StringVar(&eventToken, "event-token", "", "the Token that signs pushes")
