@@ -55,6 +55,7 @@ type controlRoute struct {
 func (s *Server) controlRoutes() []controlRoute {
 	return []controlRoute{
 		{http.MethodGet, "/", s.handleConsole},
+		{http.MethodGet, "/favicon.ico", s.ctlFavicon},
 		{http.MethodGet, "/sandbox/healthz", s.ctlHealth},
 		{http.MethodGet, "/sandbox/openapi.json", s.ctlOpenAPI},
 		{http.MethodGet, "/sandbox/state", s.ctlState},
@@ -89,7 +90,7 @@ func (s *Server) controlRoutes() []controlRoute {
 // 404; other paths are left to the WeChat API.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) bool {
 	p := r.URL.Path
-	if p != "/" && p != fapiaoTitlePagePath && !strings.HasPrefix(p, ControlPrefix) {
+	if p != "/" && p != "/favicon.ico" && p != fapiaoTitlePagePath && !strings.HasPrefix(p, ControlPrefix) {
 		return false
 	}
 	allowed := []string{}
@@ -108,7 +109,7 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) bool {
 		ctlError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+p+" (allowed: "+strings.Join(allowed, ", ")+")")
 		return true
 	}
-	if p == "/" {
+	if p == "/" || p == "/favicon.ico" {
 		return false
 	}
 	ctlError(w, http.StatusNotFound, "no sandbox route "+p+" (see /sandbox/openapi.json)")
@@ -160,6 +161,12 @@ func ctlDecode(w http.ResponseWriter, r *http.Request, v any) bool {
 
 func (s *Server) ctlHealth(w http.ResponseWriter, _ *http.Request) {
 	ctlJSON(w, http.StatusOK, map[string]any{"status": "ok", "now": s.Now()})
+}
+
+// ctlFavicon answers the browser's icon request with nothing, so that
+// opening the console does not fill the request log.
+func (s *Server) ctlFavicon(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) ctlOpenAPI(w http.ResponseWriter, _ *http.Request) {
