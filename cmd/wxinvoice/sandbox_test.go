@@ -237,3 +237,11 @@ func TestSandboxControlOff(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
 }
+
+// TestSandboxWarnsOffLoopback: the control API has no authentication, so a
+// sandbox listening beyond loopback says so in its banner.
+func TestSandboxWarnsOffLoopback(t *testing.T) {
+	t.Parallel()
+	_, stdout, _, _ := sandbox(t, "--addr", "0.0.0.0:0")
+	require.Contains(t, stdout.String(), "is not a loopback address and the control API has no authentication")
+}
