@@ -47,6 +47,7 @@ type bizState struct {
 
 	titles     map[string]wxinvoice.UserTitle // scan_text → title (AddUserTitle)
 	selectURLs map[string]string              // getselecttitleurl url → attach
+	userURLs   map[string]string              // getusertitleurl url → the title it offers
 }
 
 // biz returns the merchant-side state, creating it. Callers hold s.mu.
@@ -56,7 +57,7 @@ func (s *Server) biz() *bizState {
 			tickets: map[string]time.Time{}, orders: map[string]*AuthOrder{}, authURLs: map[string]string{},
 			rejected: map[string]bool{}, parties: map[string]string{}, lockedBy: map[invoiceKey]string{},
 			cloud: map[string]*CloudInvoice{}, cloudDdh: map[string]string{},
-			titles: map[string]wxinvoice.UserTitle{}, selectURLs: map[string]string{},
+			titles: map[string]wxinvoice.UserTitle{}, selectURLs: map[string]string{}, userURLs: map[string]string{},
 		}
 	}
 	return s.bizst
@@ -301,8 +302,12 @@ func (s *Server) recordAuthOrder(orderID, sp string, money int64, ts wire.Int, s
 		f.orders[orderID] = o
 	}
 	o.SPAppID, o.Bill, o.Money, o.Timestamp, o.Source, o.RedirectURL = sp, bill, money, time.Unix(int64(ts), 0), source, redirect
+	key := randB64(32)
 	o.AuthURL = "https://mp.weixin.qq.com/bizmall/authinvoice?action=auth&s_pappid=" + url.QueryEscape(sp) +
-		"&auth_key=" + randB64(32) + "#wechat_redirect"
+		"&auth_key=" + key + "#wechat_redirect"
+	if page := s.pageLink("authorize", url.Values{"s_pappid": {sp}, "auth_key": {key}}); page != "" {
+		o.AuthURL = page // the sandbox's own page (userpages.go)
+	}
 	o.Expires = time.Time{}
 	if bill {
 		o.Expires = s.clk.now().Add(billAuthURLTTL)

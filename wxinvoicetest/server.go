@@ -116,6 +116,7 @@ type config struct {
 	publicURL        string
 	corp             wecomCorp // WithWeComCorp (wecom.go)
 	fapiao           fapiaoOptions
+	control          bool // WithControlAPI (control.go)
 }
 
 // WithApp sets the fake account's appid and secret instead of random ones.
@@ -163,7 +164,8 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithPublicURL sets the base URL the server puts in the links it hands out
-// (getpdf's pdf_url), for a sandbox reached through another address than
+// (getpdf's pdf_url; with WithControlAPI the user pages' links too), for a
+// sandbox reached through another address than
 // the one it listens on. By default the server's own URL is used, or the
 // request's Host when only Handler is mounted.
 func WithPublicURL(u string) Option {
@@ -357,6 +359,9 @@ func (s *Server) Handler() http.Handler { return s }
 // ServeHTTP answers one request: it is recorded, injected faults apply first
 // (before any state change), then the endpoint's handler runs.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.control && s.serveControl(w, r) { // the sandbox's control API and pages, not recorded (control.go)
+		return
+	}
 	start := time.Now()
 	body, readErr := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	idx := s.record(r, body)

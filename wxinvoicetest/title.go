@@ -2,6 +2,7 @@ package wxinvoicetest
 
 import (
 	"errors"
+	"net/url"
 
 	"github.com/wxinvoice/wxinvoice"
 	"github.com/wxinvoice/wxinvoice/internal/wire"
@@ -27,7 +28,15 @@ func (s *Server) handleGetUserTitleURL(c *call) {
 		c.fail(72031, "title is empty")
 		return
 	}
-	c.ok(&wire.URLResponse{URL: "https://mp.weixin.qq.com/intp/invoice/usertitle?action=list_auth&biz_title_key=" + randB64(22) + "#wechat_redirect"})
+	key := randB64(22)
+	u := "https://mp.weixin.qq.com/intp/invoice/usertitle?action=list_auth&biz_title_key=" + key + "#wechat_redirect"
+	s.mu.Lock()
+	if page := s.pageLink("title", url.Values{"action": {"list_auth"}, "biz_title_key": {key}}); page != "" {
+		u = page // the sandbox's own page (userpages.go)
+	}
+	s.biz().userURLs[u] = req.Title
+	s.mu.Unlock()
+	c.ok(&wire.URLResponse{URL: u})
 }
 
 // handleGetSelectTitleURL serves POST /card/invoice/biz/getselecttitleurl:
@@ -38,8 +47,12 @@ func (s *Server) handleGetSelectTitleURL(c *call) {
 	if !c.decode(&req) {
 		return
 	}
-	u := "https://mp.weixin.qq.com/intp/invoice/usertitle?action=select_title&select_title_key=" + randB64(22) + "#wechat_redirect"
+	key := randB64(22)
+	u := "https://mp.weixin.qq.com/intp/invoice/usertitle?action=select_title&select_title_key=" + key + "#wechat_redirect"
 	s.mu.Lock()
+	if page := s.pageLink("title", url.Values{"action": {"select_title"}, "select_title_key": {key}}); page != "" {
+		u = page // the sandbox's own page (userpages.go)
+	}
 	s.biz().selectURLs[u] = req.Attach
 	s.mu.Unlock()
 	c.ok(&wire.URLResponse{URL: u})

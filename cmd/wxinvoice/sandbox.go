@@ -22,7 +22,7 @@ func (a *app) sandboxCmd() *cobra.Command {
 	var (
 		addr, appID, secret, publicURL    string
 		eventURL, eventToken, eventAESKey string
-		requireAuth, eventCompat          bool
+		requireAuth, eventCompat, control bool
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox",
@@ -35,8 +35,17 @@ too), logs every call to
 stderr (never the token), logs each inserted invoice with the encrypt_code of its
 card link (so 'decrypt' can be tried), and stops on Ctrl-C or SIGTERM.
 
-State lives in memory until the sandbox stops. See wxinvoicetest/README.md for what
-is and is not simulated.`,
+It also serves (unless --control=false) a console at / (the simulated user's card
+pack, orders, templates, PDFs, faults, the request log and the pushes), a JSON
+control API under /sandbox/ described by /sandbox/openapi.json (state, requests,
+pushes, clock, faults, reset, and the WeChat user's and reimburser's steps), and
+the pages a WeChat user opens: the auth_url of getauthurl and getbillauthurl and
+the title links point at the sandbox, where a person can press 授权 or fill a title.
+The control API has no authentication: the sandbox listens on loopback unless
+--addr says otherwise.
+
+State lives in memory until the sandbox stops. See docs/sandbox.md for a session in
+curl and Python, and wxinvoicetest/README.md for what is and is not simulated.`,
 		Example: `  wxinvoice sandbox --addr 127.0.0.1:8089
   wxinvoice sandbox --event-url http://127.0.0.1:8080/wechat/events --event-token T \
     --event-aes-key abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG`,
@@ -72,6 +81,9 @@ is and is not simulated.`,
 			if publicURL != "" {
 				opts = append(opts, wxinvoicetest.WithPublicURL(publicURL))
 			}
+			if control {
+				opts = append(opts, wxinvoicetest.WithControlAPI())
+			}
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("sandbox: %w", err)
@@ -97,6 +109,12 @@ is and is not simulated.`,
 					}
 				}
 				fmt.Fprintf(&b, "  pushes update_invoice_status to %s, %s\n", eventURL, mode)
+			}
+			if control {
+				fmt.Fprintf(&b, "  console   %s/\n  control   %s/sandbox/ (OpenAPI: %s/sandbox/openapi.json)\n", srv.URL, srv.URL, srv.URL)
+				if !loopback(l) {
+					fmt.Fprintf(&b, "  warning: %s is not a loopback address and the control API has no authentication\n", l.Addr())
+				}
 			}
 			b.WriteString("Use it from another shell:\n")
 			fmt.Fprintf(&b, "  export %s=%s\n  export %s=%s\n  export %s=%s\n", envAppID, appID, envAppSecret, secret, envBaseURL, srv.URL)
@@ -127,12 +145,13 @@ is and is not simulated.`,
 	fs.StringVar(&addr, "addr", "127.0.0.1:8089", "address to listen on")
 	fs.StringVar(&appID, "appid", "", "the fake account's appid (default random)")
 	fs.StringVar(&secret, "secret", "", "the fake account's AppSecret (default random)")
-	fs.StringVar(&publicURL, "public-url", "", "base URL clients use when it differs from the listening address (also used in pdf_url links)")
+	fs.StringVar(&publicURL, "public-url", "", "base URL clients use when it differs from the listening address (also used in pdf_url links and the user pages' links)")
 	fs.BoolVar(&requireAuth, "require-auth", false, "inserts of orders nobody authorized answer errcode 72038")
 	fs.StringVar(&eventURL, "event-url", "", "push update_invoice_status events to this URL on every status change")
 	fs.StringVar(&eventToken, "event-token", "", "the Token that signs pushes")
 	fs.StringVar(&eventAESKey, "event-aes-key", "", "the EncodingAESKey (43 characters): pushes in safe mode")
 	fs.BoolVar(&eventCompat, "event-compat", false, "with --event-aes-key: compatible mode (plaintext and ciphertext)")
+	fs.BoolVar(&control, "control", true, "serve the console at /, the control API under /sandbox/ and the simulated user's pages")
 	// The root's --appid means the account to call; here it names the fake's.
 	return cmd
 }
@@ -144,6 +163,12 @@ func listenURL(l net.Listener) string {
 		host = net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
 	}
 	return "http://" + host
+}
+
+// loopback reports whether l listens on a loopback address only.
+func loopback(l net.Listener) bool {
+	ta, ok := l.Addr().(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 func randomHex(n int) string {

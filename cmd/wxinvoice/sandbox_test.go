@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -150,4 +153,95 @@ func TestSandboxRequireAuth(t *testing.T) {
 	r = cli(t, env, in, "insert", "-f", "-", "--card-id", cc.CardID, "--pdf-media-id", sum.Uploaded[0].SMediaID)
 	require.Equal(t, exitAPI, r.code)
 	require.Contains(t, r.stderr, "errcode 72038: invoice order never auth")
+}
+
+// TestSandboxControlAPI completes a --require-auth lifecycle with the
+// standalone sandbox: the banner names the console and the OpenAPI document,
+// getauthurl hands out the sandbox's own page, authorizing there (a form POST
+// as a browser sends it) lets the insert through, and the console shows it.
+func TestSandboxControlAPI(t *testing.T) {
+	t.Parallel()
+	env, stdout, _, _ := sandbox(t, "--require-auth")
+	base := env[envBaseURL]
+	require.Contains(t, stdout.String(), "console   "+base+"/\n")
+	require.Contains(t, stdout.String(), "OpenAPI: "+base+"/sandbox/openapi.json")
+	require.NotContains(t, stdout.String(), "warning")
+
+	get := func(u string) (int, string) {
+		resp, err := http.Get(u)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get(base + "/sandbox/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"status": "ok"`)
+	code, body = get(base + "/sandbox/openapi.json")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `"/sandbox/user/authorize"`)
+
+	requireOK(t, cli(t, env, "", "setcontact", "--phone", "18912341234", "--time-out", "7200"))
+	r := cli(t, env, "", "getauthurl", "--s-pappid", "sp", "--order-id", "order-cli", "--money", "11800", "--source", "web", "-o", "json")
+	requireOK(t, r)
+	var au wxinvoice.GetAuthURLResponse
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &au))
+	require.True(t, strings.HasPrefix(au.AuthURL, base+"/sandbox/pages/authorize?"), au.AuthURL)
+	code, body = get(au.AuthURL)
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "¥118.00")
+
+	ctx := context.Background()
+	client, err := wxinvoice.New(env[envAppID], env[envAppSecret], wxinvoice.WithBaseURL(base))
+	require.NoError(t, err)
+	card, err := client.CreateCard(ctx, &wxinvoice.CreateCardRequest{Payee: "p", Type: "t",
+		BaseInfo: wxinvoice.CardBaseInfo{LogoURL: "http://l", Title: "示例"}})
+	require.NoError(t, err)
+	up, err := client.UploadPDF(ctx, "a.pdf", strings.NewReader("%PDF-1.4\n%%EOF\n"))
+	require.NoError(t, err)
+	insert := func() (*wxinvoice.InsertInvoiceResponse, error) {
+		return client.InsertInvoice(ctx, &wxinvoice.InsertInvoiceRequest{OrderID: "order-cli", CardID: card.CardID, AppID: env[envAppID],
+			Invoice: wxinvoice.InvoiceData{Fee: 11800, Title: "某某公司", BillingTime: time.Now(), BillingNo: "1", BillingCode: "2",
+				Items: []wxinvoice.InvoiceItem{{Name: "x", Num: 1, Price: 11800}}, PDFMediaID: up.SMediaID}})
+	}
+	_, err = insert()
+	var apiErr *wxinvoice.APIError
+	require.ErrorAs(t, err, &apiErr)
+	require.Equal(t, 72038, apiErr.Code)
+
+	u, err := url.Parse(au.AuthURL)
+	require.NoError(t, err)
+	resp, err := http.PostForm(base+"/sandbox/pages/authorize", url.Values{"auth_key": {u.Query().Get("auth_key")},
+		"openid": {"o-browser"}, "action": {"authorize"}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	ins, err := insert()
+	require.NoError(t, err)
+	require.Equal(t, "o-browser", ins.OpenID)
+
+	code, body = get(base + "/?refresh=0")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `data-code="`+ins.Code+`"`)
+	require.Contains(t, body, "某某公司")
+}
+
+// TestSandboxControlOff serves the WeChat API only.
+func TestSandboxControlOff(t *testing.T) {
+	t.Parallel()
+	env, stdout, _, _ := sandbox(t, "--control=false")
+	require.NotContains(t, stdout.String(), "console")
+	resp, err := http.Get(env[envBaseURL] + "/sandbox/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestSandboxWarnsOffLoopback: the control API has no authentication, so a
+// sandbox listening beyond loopback says so in its banner.
+func TestSandboxWarnsOffLoopback(t *testing.T) {
+	t.Parallel()
+	_, stdout, _, _ := sandbox(t, "--addr", "0.0.0.0:0")
+	require.Contains(t, stdout.String(), "is not a loopback address and the control API has no authentication")
 }
