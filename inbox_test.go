@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -359,4 +360,64 @@ func TestDefaultInboxBackoff(t *testing.T) {
 	require.Equal(t, 16*time.Second, DefaultInboxBackoff(5))
 	require.Equal(t, time.Minute, DefaultInboxBackoff(7))
 	require.Equal(t, time.Minute, DefaultInboxBackoff(1000))
+}
+
+// BenchmarkInboxMemory reports pushes per second through the memory inbox.
+func BenchmarkInboxMemory(b *testing.B) {
+	benchInbox(b, NewMemoryInbox(b.N+1))
+}
+
+// benchInbox pushes b.N distinct safe-mode pushes through an EventHandler
+// into inbox (4 concurrent senders) while a worker (Concurrency 4) delivers
+// them, and reports pushes per second from the first push to the last
+// callback.
+func benchInbox(b *testing.B, inbox Inbox) {
+	h, err := NewEventHandler(EventConfig{Token: vecToken, EncodingAESKey: vecKey, AppID: vecAppID, Inbox: inbox})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	n := int64(b.N)
+	w, err := NewInboxWorker(inbox, WorkerConfig{OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
+		if delivered.Add(1) == n {
+			close(all)
+		}
+		return nil
+	}, Concurrency: 4, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pc := PushConfig{Token: vecToken, EncodingAESKey: vecKey, AppID: vecAppID, Timestamp: time.Now()}
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		ev := statusEvent(strconv.Itoa(i))
+		ev.CreateTime = pc.Timestamp
+		if reqs[i], err = NewPushRequest(context.Background(), "http://platform.example/wx/events", pc, InvoiceStatusEventXML(ev)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
+				if rec := serve(h, reqs[i]); rec.Code != http.StatusOK {
+					b.Errorf("push %d: %d %s", i, rec.Code, rec.Body.String())
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-all
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
 }

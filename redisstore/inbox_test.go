@@ -510,3 +510,56 @@ func TestRedisInboxAppendFailsWhenRedisDown(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	require.EqualValues(t, 1, calls.Load())
 }
+
+// BenchmarkRedisInbox reports pushes per second through an EventHandler
+// (Deduper and Inbox on one redis-server with appendonly yes, appendfsync
+// always) and one InboxWorker (Concurrency 8): b.N distinct pushes from 8
+// concurrent senders, timed from the first push to the last callback.
+func BenchmarkRedisInbox(b *testing.B) {
+	r := startRedisArgs(b, aofArgs)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{r.Addr}, ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	store := redisstore.New(rdb)
+	in, err := store.Inbox("")
+	require.NoError(b, err)
+	h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{Token: dedupePushToken, Deduper: store, Inbox: in})
+	require.NoError(b, err)
+	n := int64(b.N)
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
+		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
+			if delivered.Add(1) == n {
+				close(all)
+			}
+			return nil
+		}, Concurrency: 8, PollInterval: 50 * time.Millisecond})
+	require.NoError(b, err)
+	reqs := make([]*http.Request, b.N)
+	for i := range reqs {
+		reqs[i] = statusPush(b, fmt.Sprintf("%09d", i), 0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	b.ResetTimer()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
+				if code, body := deliver(h, reqs[i]); code != http.StatusOK {
+					b.Errorf("push %d: %d %s", i, code, body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	<-all
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
+}
