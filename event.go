@@ -184,7 +184,9 @@ type CloudInvoiceResultEvent struct {
 // Answers: 200 with the echostr (GET) or "success" (POST) when the push was
 // handled, was a duplicate or had no callback; 4xx, without any callback, for
 // a push that is not authentic or not well-formed; 5xx when a callback failed
-// or panicked or the Deduper failed, so that WeChat pushes it again.
+// or panicked or the Deduper failed, so that WeChat pushes it again. With
+// EventConfig.Inbox, "handled" means appended to the Inbox, and a failed
+// Append is answered 503.
 //
 // Everything the query tells (mode, timestamp window, signature, which WeChat
 // sends in every mode, and the presence of msg_signature) is checked before
