@@ -223,6 +223,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage or validation (nothing was sent),
 	tc, sc := a.tokenCmd(), a.sandboxCmd()
 	tc.GroupID, sc.GroupID = "other", "other"
 	root.AddCommand(tc, sc)
+	root.AddCommand(withGroup("other", a.inboxCmd())...)
 	return root
 }
 
