@@ -3,8 +3,10 @@ package wxinvoice
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -421,3 +423,58 @@ func benchInbox(b *testing.B, inbox Inbox) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
 }
+
+func TestInboxWorkerPanicIsRetriedAndLogsHoldNoPayload(t *testing.T) {
+	inbox := NewMemoryInbox(0)
+	title := &SubmitInvoiceTitleEvent{ToUserName: "gh_1", FromUserName: "o1", CreateTime: sampleTime, Title: "T",
+		Phone: "13800138000", TaxNo: "91110000TAXNO"}
+	require.NoError(t, inbox.Append(context.Background(), Envelope{Kind: EventSubmitInvoiceTitle, Key: "k",
+		Payload: SubmitInvoiceTitleEventXML(title)}))
+	var logs syncLog
+	var n atomic.Int32
+	w, err := NewInboxWorker(inbox, WorkerConfig{
+		OnSubmitInvoiceTitle: func(ctx context.Context, ev *SubmitInvoiceTitleEvent) error {
+			switch n.Add(1) {
+			case 1:
+				panic("boom")
+			case 2:
+				return nil
+			}
+			return errors.New("delivered twice")
+		},
+		Backoff: func(int) time.Duration { return time.Millisecond }, PollInterval: 10 * time.Millisecond,
+		StatsInterval: 5 * time.Millisecond, Logger: logs.logger(),
+	})
+	require.NoError(t, err)
+	runWorker(t, w)
+	waitStats(t, inbox, InboxStats{})
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), `msg="wxinvoice: inbox stats"`) && strings.Contains(logs.String(), "lag=0")
+	}, 10*time.Second, 5*time.Millisecond)
+	require.EqualValues(t, 2, n.Load())
+	out := logs.String()
+	require.Contains(t, out, "wxinvoice: inbox callback failed")
+	require.Contains(t, out, "attempt=1")
+	require.NotContains(t, out, "13800138000")
+	require.NotContains(t, out, "91110000TAXNO")
+}
+
+// syncLog collects slog text output; safe for concurrent use.
+type syncLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *syncLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }

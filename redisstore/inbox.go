@@ -123,8 +123,11 @@ return redis.call('XADD', KEYS[1], '*', 'kind', ARGV[2], 'key', ARGV[3], 'payloa
 func (in *Inbox) Append(ctx context.Context, env wxinvoice.Envelope) error {
 	ctx, cancel := in.s.op(ctx)
 	defer cancel()
-	err := appendScript.Run(ctx, in.s.rdb, []string{in.stream}, in.maxLen, env.Kind, env.Key, env.Payload,
-		env.Received.UnixMilli()).Err()
+	var received int64 // 0: unknown
+	if !env.Received.IsZero() {
+		received = env.Received.UnixMilli()
+	}
+	err := appendScript.Run(ctx, in.s.rdb, []string{in.stream}, in.maxLen, env.Kind, env.Key, env.Payload, received).Err()
 	if errors.Is(err, redis.Nil) {
 		return wxinvoice.ErrInboxFull
 	}
@@ -192,7 +195,7 @@ func (in *Inbox) Read(ctx context.Context, consumer string, n int, block time.Du
 func envelope(m redis.XMessage) wxinvoice.Envelope {
 	str := func(k string) string { v, _ := m.Values[k].(string); return v }
 	env := wxinvoice.Envelope{ID: m.ID, Kind: str("kind"), Key: str("key"), Payload: []byte(str("payload"))}
-	if ms, err := strconv.ParseInt(str("received"), 10, 64); err == nil {
+	if ms, err := strconv.ParseInt(str("received"), 10, 64); err == nil && ms != 0 {
 		env.Received = time.UnixMilli(ms)
 	}
 	return env
