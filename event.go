@@ -184,9 +184,7 @@ type CloudInvoiceResultEvent struct {
 // Answers: 200 with the echostr (GET) or "success" (POST) when the push was
 // handled, was a duplicate or had no callback; 4xx, without any callback, for
 // a push that is not authentic or not well-formed; 5xx when a callback failed
-// or panicked or the Deduper failed, so that WeChat pushes it again. With
-// EventConfig.Inbox, "handled" means appended to the Inbox, and a failed
-// Append is answered 503.
+// or panicked or the Deduper failed, so that WeChat pushes it again.
 //
 // Everything the query tells (mode, timestamp window, signature, which WeChat
 // sends in every mode, and the presence of msg_signature) is checked before
@@ -195,6 +193,9 @@ type CloudInvoiceResultEvent struct {
 // the ciphertext or of the message inside (base64, length, padding, appid,
 // XML, required fields) is answered 400 "invalid encrypted message", the same
 // for all, so that the answers are no padding oracle.
+//
+// With EventConfig.Inbox, a push is handled once appended to the Inbox, and a
+// failed Append is answered 503.
 //
 // EventHandler is safe for concurrent use by multiple goroutines.
 type EventHandler struct {

@@ -230,13 +230,16 @@ func (w *InboxWorker) process(ctx context.Context, env Envelope) {
 		return
 	}
 	for {
-		err := w.attempt(ctx, env, p)
+		lost, err := w.attempt(ctx, env, p)
 		if err == nil {
 			w.ack(ctx, env)
 			return
 		}
 		w.logf(ctx, slog.LevelWarn, "wxinvoice: inbox callback failed", slog.String("id", env.ID),
 			slog.String("kind", env.Kind), slog.String("key", env.Key), slog.Int("attempt", env.Attempts), slog.Any("error", err))
+		if lost {
+			return // another worker holds it: its attempts decide
+		}
 		if env.Attempts >= w.max {
 			w.deadLetter(ctx, env, err.Error())
 			return
@@ -244,7 +247,7 @@ func (w *InboxWorker) process(ctx context.Context, env Envelope) {
 		// Hold the entry while waiting to retry.
 		stop := w.heartbeat(ctx, &env)
 		elapsed := sleepCtx(ctx, w.backoff(env.Attempts))
-		lost := stop()
+		lost = stop()
 		if !elapsed || lost {
 			return // another worker takes it over after the visibility timeout, or has
 		}
@@ -263,12 +266,13 @@ func (w *InboxWorker) process(ctx context.Context, env Envelope) {
 	}
 }
 
-// attempt runs the callback once with a heartbeat.
-func (w *InboxWorker) attempt(ctx context.Context, env Envelope, p *pending) error {
+// attempt runs the callback once with a heartbeat, and reports whether
+// another worker took the entry over meanwhile.
+func (w *InboxWorker) attempt(ctx context.Context, env Envelope, p *pending) (lost bool, err error) {
 	cctx := context.WithValue(context.WithoutCancel(ctx), envelopeKey{}, env)
 	stop := w.heartbeat(ctx, &env)
-	defer stop()
-	return w.eh.call(cctx, p)
+	err = w.eh.call(cctx, p)
+	return stop(), err
 }
 
 // heartbeat extends env's hold every third of the visibility timeout until
