@@ -478,3 +478,32 @@ func (l *syncLog) String() string {
 }
 
 func (l *syncLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// TestInboxWorkerLeavesTakenOverEntry: a worker whose entry another
+// consumer took over while its last attempt failed leaves the entry to the
+// new holder instead of dead-lettering it with its own error. Here the new
+// holder dies too, so the entry comes back with its attempts (3) over
+// MaxAttempts (1) and is dead-lettered as exhausted, without a second call.
+func TestInboxWorkerLeavesTakenOverEntry(t *testing.T) {
+	ctx := context.Background()
+	inbox := NewMemoryInbox(0)
+	require.NoError(t, inbox.Append(ctx, Envelope{Kind: EventUpdateInvoiceStatus, Payload: InvoiceStatusEventXML(statusEvent("1"))}))
+	var n atomic.Int32
+	w, err := NewInboxWorker(inbox, WorkerConfig{OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
+		n.Add(1)
+		got, err := inbox.Claim(ctx, "other", 0, 1) // another worker takes it over
+		if err != nil || len(got) != 1 {
+			return errors.New("the takeover failed")
+		}
+		time.Sleep(time.Second) // the heartbeats (every 200 ms) find it gone
+		return errors.New("ERP down")
+	}, MaxAttempts: 1, VisibilityTimeout: 600 * time.Millisecond, PollInterval: 10 * time.Millisecond})
+	require.NoError(t, err)
+	runWorker(t, w)
+	waitStats(t, inbox, InboxStats{DeadLetters: 1})
+	require.EqualValues(t, 1, n.Load())
+	dl, err := inbox.DeadLetters(ctx, 1)
+	require.NoError(t, err)
+	require.Contains(t, dl[0].Reason, "attempts exhausted")
+	require.Equal(t, 3, dl[0].Envelope.Attempts)
+}

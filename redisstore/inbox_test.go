@@ -173,12 +173,43 @@ func TestRedisInboxCluster(t *testing.T) {
 	t.Cleanup(func() { _ = rdb.Close() })
 	_, isCluster := rdb.(*redis.ClusterClient)
 	require.True(t, isCluster)
+	inboxRoundTrip(t, rdb)
+}
+
+// TestRedisInboxSentinel runs the inbox through Sentinel.
+func TestRedisInboxSentinel(t *testing.T) {
+	t.Parallel()
+	sentinel := startSentinel(t)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{sentinel}, MasterName: "mymaster",
+		ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	require.Eventually(t, func() bool { return rdb.Ping(context.Background()).Err() == nil }, 10*time.Second,
+		50*time.Millisecond, "master not reachable through Sentinel")
+	inboxRoundTrip(t, rdb)
+}
+
+// inboxRoundTrip appends, reads, dead-letters, replays and acknowledges an
+// entry on rdb, through every script of the Inbox.
+func inboxRoundTrip(t *testing.T, rdb redis.UniversalClient) {
+	t.Helper()
 	in := newInbox(t, rdb)
 	ctx := context.Background()
 	require.NoError(t, in.Append(ctx, statusEnvelope("1")))
 	got, err := in.Read(ctx, "a", 1, 0)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
+	ok, err := in.Extend(ctx, "a", got[0].ID, 2)
+	require.NoError(t, err)
+	require.True(t, ok)
+	cl, err := in.Claim(ctx, "b", time.Millisecond, 1)
+	require.NoError(t, err)
+	if len(cl) == 0 { // not idle for 1 ms yet
+		time.Sleep(10 * time.Millisecond)
+		cl, err = in.Claim(ctx, "b", time.Millisecond, 1)
+		require.NoError(t, err)
+	}
+	require.Len(t, cl, 1)
+	require.Equal(t, 3, cl[0].Attempts)
 	require.NoError(t, in.DeadLetter(ctx, got[0], "x"))
 	dl, err := in.DeadLetters(ctx, 1)
 	require.NoError(t, err)
