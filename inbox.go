@@ -166,7 +166,7 @@ func NewMemoryInbox(maxEntries int) Inbox {
 		maxEntries = DefaultMemoryInboxEntries
 	}
 	return &memoryInbox{max: maxEntries, now: time.Now, entries: make(map[uint64]*memoryInboxEntry),
-		wake: make(chan struct{})}
+		held: make(map[uint64]struct{}), wake: make(chan struct{})}
 }
 
 type memoryInbox struct {
@@ -177,6 +177,7 @@ type memoryInbox struct {
 	seq     uint64
 	entries map[uint64]*memoryInboxEntry // unacknowledged
 	unread  []uint64                     // not yet read, oldest first (acked ones skipped)
+	held    map[uint64]struct{}          // read and not acknowledged: what Claim scans
 	dead    []DeadLetter
 	wake    chan struct{} // closed and replaced on Append
 }
@@ -236,6 +237,7 @@ func (m *memoryInbox) Read(ctx context.Context, consumer string, max int, block 
 				continue
 			}
 			e.consumer, e.since, e.env.Attempts = consumer, now, 1
+			m.held[id] = struct{}{}
 			out = append(out, cloneEnvelope(e.env))
 		}
 		wake := m.wake
@@ -274,8 +276,8 @@ func (m *memoryInbox) Claim(ctx context.Context, consumer string, minIdle time.D
 	defer m.mu.Unlock()
 	now := m.now()
 	var ids []uint64
-	for id, e := range m.entries {
-		if e.consumer != "" && now.Sub(e.since) >= minIdle {
+	for id := range m.held {
+		if now.Sub(m.entries[id].since) >= minIdle {
 			ids = append(ids, id)
 		}
 	}
@@ -310,6 +312,7 @@ func (m *memoryInbox) Ack(ctx context.Context, id string) error {
 	if n, ok := parseMemoryID(id); ok {
 		m.mu.Lock()
 		delete(m.entries, n)
+		delete(m.held, n)
 		m.mu.Unlock()
 	}
 	return nil
@@ -330,6 +333,7 @@ func (m *memoryInbox) DeadLetter(ctx context.Context, env Envelope, reason strin
 		return ErrInboxFull
 	}
 	delete(m.entries, n)
+	delete(m.held, n)
 	m.seq++
 	env = cloneEnvelope(e.env)
 	m.dead = append(m.dead, DeadLetter{ID: memoryID(m.seq), Envelope: env, Reason: reason, Failed: m.now()})
@@ -365,15 +369,8 @@ func (m *memoryInbox) Replay(ctx context.Context, id string) (string, error) {
 func (m *memoryInbox) Stats(ctx context.Context) (InboxStats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var s InboxStats
-	for _, e := range m.entries {
-		if e.consumer == "" {
-			s.Lag++
-		} else {
-			s.Pending++
-		}
-	}
-	s.Length = s.Lag + s.Pending
+	s := InboxStats{Length: int64(len(m.entries)), Pending: int64(len(m.held))}
+	s.Lag = s.Length - s.Pending
 	s.DeadLetters = int64(len(m.dead))
 	return s, nil
 }
