@@ -297,7 +297,8 @@ func (in *Inbox) Ack(ctx context.Context, id string) error {
 
 // deadScript moves entry ARGV[2] of KEYS[1] to KEYS[2] (MAXLEN ~ ARGV[6])
 // with reason ARGV[3], time ARGV[4] and attempts ARGV[5], and acknowledges
-// and deletes it. An entry no longer in the stream is only acknowledged.
+// and deletes it. An entry absent from the stream (acknowledged by another
+// consumer) is only acknowledged.
 var deadScript = redis.NewScript(`
 local e = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
 if #e == 0 then
