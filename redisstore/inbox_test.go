@@ -390,7 +390,10 @@ func TestRedisInboxNoPushLost(t *testing.T) {
 	require.Eventually(t, func() bool { return sinkLen() >= int64(inboxPushes/5) }, 2*time.Minute, 5*time.Millisecond)
 	require.NoError(t, cmd.Process.Kill()) // SIGKILL mid-batch: its held entries are never acknowledged
 	<-exited
-	t.Logf("worker killed with %d events in the sink", sinkLen())
+	held, err := r.Client().XPendingExt(ctx, &redis.XPendingExtArgs{Stream: "wxinvoice:inbox:{events}",
+		Group: redisstore.InboxGroup, Start: "-", End: "+", Count: 100, Consumer: "child"}).Result()
+	require.NoError(t, err)
+	t.Logf("worker killed with %d events in the sink, holding %d entries", sinkLen(), len(held))
 
 	require.Eventually(t, func() bool { return sinkLen() >= int64(inboxPushes/2) }, 2*time.Minute, 5*time.Millisecond)
 	r.Stop() // Redis crashes
