@@ -223,6 +223,11 @@ func (h *EventHandler) runOnce(w http.ResponseWriter, r *http.Request, key strin
 	case DedupeProcessed, DedupeDuplicate:
 		replySuccess(w)
 	case DedupeFailed:
+		if _, ok := err.(*inboxAppendError); ok {
+			logDedupe(ctx, h.log, "wxinvoice: inbox append failed; asking WeChat to retry", key, err)
+			reply(w, http.StatusServiceUnavailable, "inbox unavailable")
+			return
+		}
 		logDedupe(ctx, h.log, "wxinvoice: event callback failed; asking WeChat to retry", key, err)
 		reply(w, http.StatusInternalServerError, "event not processed")
 	case DedupeInProgress:

@@ -76,6 +76,14 @@ type EventConfig struct {
 	// acknowledged with "success".
 	OnEvent func(ctx context.Context, ev *Event) error
 
+	// Inbox, when set, receives every authenticated push instead of the
+	// callbacks: the handler verifies, decrypts, parses and dedupes it, then
+	// appends it to Inbox and answers "success" once Append returned nil
+	// (503 when it failed, so that WeChat retries). An InboxWorker delivers
+	// it to the callbacks of its WorkerConfig; the callbacks above must then
+	// be nil. See Inbox.
+	Inbox Inbox
+
 	// Deduper records processed pushes so that WeChat's retries run a
 	// callback once. Nil: an in-memory Deduper (one process) of
 	// NewMemoryDeduper(0) on the handler's clock. Share one, e.g.
@@ -192,6 +200,9 @@ type CloudInvoiceResultEvent struct {
 // XML, required fields) is answered 400 "invalid encrypted message", the same
 // for all, so that the answers are no padding oracle.
 //
+// With EventConfig.Inbox, a push is handled once appended to the Inbox, and a
+// failed Append is answered 503.
+//
 // EventHandler is safe for concurrent use by multiple goroutines.
 type EventHandler struct {
 	token   string
@@ -206,6 +217,7 @@ type EventHandler struct {
 	// authenticated, decrypted message instead of the invoice dispatcher.
 	component func(w http.ResponseWriter, r *http.Request, msg []byte)
 
+	inbox   Inbox // set: pushes are appended to it (inbox.go)
 	deduper Deduper
 	ttl     time.Duration
 	maxBody int64
@@ -233,6 +245,7 @@ func NewEventHandler(cfg EventConfig) (*EventHandler, error) {
 		onTitle:     cfg.OnSubmitInvoiceTitle,
 		onCloud:     cfg.OnCloudInvoiceResult,
 		onEvent:     cfg.OnEvent,
+		inbox:       cfg.Inbox,
 		deduper:     cfg.Deduper,
 		ttl:         cfg.DedupeTTL,
 		maxBody:     cfg.MaxBodyBytes,
@@ -241,6 +254,10 @@ func NewEventHandler(cfg EventConfig) (*EventHandler, error) {
 		log:         cfg.Logger,
 		obs:         observer{cfg.Observer},
 		inflight:    make(map[string]chan struct{}),
+	}
+	if cfg.Inbox != nil && (cfg.OnInvoiceStatus != nil || cfg.OnUserAuthorizeInvoice != nil ||
+		cfg.OnSubmitInvoiceTitle != nil || cfg.OnCloudInvoiceResult != nil || cfg.OnEvent != nil) {
+		return nil, &ValidationError{Field: "EventConfig.Inbox", Reason: "set with callbacks: give the callbacks to the InboxWorker"}
 	}
 	if cfg.EncodingAESKey != "" {
 		if cfg.AppID == "" {
@@ -634,27 +651,49 @@ type pending struct {
 }
 
 // dispatch builds the typed event and its dedupe key, then runs the callback
-// once per key. sealed says the push was encrypted.
+// once per key, or appends the push to the Inbox. sealed says the push was
+// encrypted.
 func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushFields, raw []byte, sealed bool) {
-	sec, err := strconv.ParseInt(f.CreateTime, 10, 64)
-	if err != nil {
-		h.refuseMsg(w, r, sealed, "missing or malformed CreateTime")
+	if f.MsgType == "event" {
+		notePushEvent(r.Context(), f.Event, f.MsgType)
+	} else {
+		notePushEvent(r.Context(), "", f.MsgType)
+	}
+	p, key, reason := h.decode(f, raw)
+	if reason != "" {
+		h.refuseMsg(w, r, sealed, reason)
 		return
 	}
-	if f.MsgType == "" {
-		h.refuseMsg(w, r, sealed, "missing MsgType")
+	if h.inbox != nil {
+		h.enqueue(w, r, f, key, raw)
 		return
+	}
+	if p.kind == kindNone {
+		replySuccess(w) // nobody listens: acknowledge so WeChat does not retry
+		return
+	}
+	h.runOnce(w, r, key, func(ctx context.Context) error { return h.call(ctx, p) })
+}
+
+// decode builds the typed event for the callback that is set (kind
+// kindNone when none is) and the push's dedupe key; reason is not empty
+// when the push lacks what every push needs.
+func (h *EventHandler) decode(f *pushFields, raw []byte) (p *pending, key, reason string) {
+	sec, err := strconv.ParseInt(f.CreateTime, 10, 64)
+	if err != nil {
+		return nil, "", "missing or malformed CreateTime"
+	}
+	if f.MsgType == "" {
+		return nil, "", "missing MsgType"
 	}
 	created := time.Unix(sec, 0)
 	createTime := strconv.FormatInt(sec, 10)
 
-	p := new(pending)
-	var key string
+	p = new(pending)
 	event := ""
 	if f.MsgType == "event" {
 		event = f.Event
 	}
-	notePushEvent(r.Context(), event, f.MsgType)
 	switch event {
 	case EventUpdateInvoiceStatus:
 		key = dedupeKey(event, f.ToUserName, f.FromUserName, createTime, f.CardID, f.Code, f.Status)
@@ -706,11 +745,7 @@ func (h *EventHandler) dispatch(w http.ResponseWriter, r *http.Request, f *pushF
 		p.generic = Event{ToUserName: f.ToUserName, FromUserName: f.FromUserName, CreateTime: created,
 			MsgType: f.MsgType, Event: f.Event, Raw: raw}
 	}
-	if p.kind == kindNone {
-		replySuccess(w) // nobody listens: acknowledge so WeChat does not retry
-		return
-	}
-	h.runOnce(w, r, key, func(ctx context.Context) error { return h.call(ctx, p) })
+	return p, key, ""
 }
 
 // dedupeKey joins the parts unambiguously: the event name, then each part

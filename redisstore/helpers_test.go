@@ -25,7 +25,7 @@ import (
 // redisServer is a redis-server process of the test's own, on a loopback
 // port, with no persistence, stopped in Cleanup.
 type redisServer struct {
-	t    *testing.T
+	t    testing.TB
 	bin  string
 	dir  string
 	args func(port int) []string // extra arguments
@@ -39,10 +39,10 @@ type redisServer struct {
 
 // startRedis starts a redis-server for t. Without redis-server on PATH the
 // test is skipped, except under CI=true, where it fails.
-func startRedis(t *testing.T) *redisServer { t.Helper(); return startRedisArgs(t, nil) }
+func startRedis(t testing.TB) *redisServer { t.Helper(); return startRedisArgs(t, nil) }
 
 // lookPath finds a Redis binary: skip without it, fail under CI=true.
-func lookPath(t *testing.T, name string) string {
+func lookPath(t testing.TB, name string) string {
 	t.Helper()
 	bin, err := exec.LookPath(name)
 	if err != nil {
@@ -55,7 +55,7 @@ func lookPath(t *testing.T, name string) string {
 }
 
 // startRedisArgs is startRedis with extra redis-server arguments.
-func startRedisArgs(t *testing.T, args func(port int) []string) *redisServer {
+func startRedisArgs(t testing.TB, args func(port int) []string) *redisServer {
 	t.Helper()
 	r := &redisServer{t: t, bin: lookPath(t, "redis-server"), dir: t.TempDir(), args: args}
 	t.Cleanup(r.Stop)
@@ -71,7 +71,7 @@ func startRedisArgs(t *testing.T, args func(port int) []string) *redisServer {
 	return nil
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

@@ -6,8 +6,12 @@
 //
 // It works with anything that implements redis.UniversalClient: a single node
 // (*redis.Client), Sentinel (redis.NewFailoverClient) or Cluster
-// (*redis.ClusterClient). Every operation touches one key, so Cluster needs no
-// hash tags.
+// (*redis.ClusterClient). Every Store operation touches one key; an Inbox's
+// scripts touch its stream and its dead-letter stream, which share a hash
+// tag, so everything works on Cluster.
+//
+// Store.Inbox returns a durable wxinvoice.Inbox on Redis Streams for
+// EventConfig.Inbox and wxinvoice.InboxWorker (see Inbox).
 //
 //	rdb := redis.NewUniversalClient(&redis.UniversalOptions{
 //		Addrs:                 []string{"127.0.0.1:6379"},
@@ -23,6 +27,8 @@
 //	wxinvoice:lock:<key>    string (random owner id): the refresh lock, SET NX PX 10 s, renewed by its holder
 //	wxinvoice:dedupe:<key>  string: the owner id of the lease on a push being processed (PX Lease(),
 //	                        renewed while the callback runs), then "done" (PX the handler's DedupeTTL)
+//	wxinvoice:inbox:{<name>}       stream: an Inbox's unprocessed pushes (consumer group "wxinvoice")
+//	wxinvoice:inbox:{<name>}:dead  stream: its dead letters
 //
 // When Redis is unreachable every method returns an error (bounded by
 // WithTimeout and the caller's ctx); the Client then keeps working with its

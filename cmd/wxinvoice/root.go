@@ -224,6 +224,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage or validation (nothing was sent),
 	tc.GroupID, sc.GroupID = "other", "other"
 	root.AddCommand(tc, sc)
 	root.AddCommand(a.fapiaoCmd())
+	root.AddCommand(withGroup("other", a.inboxCmd())...)
 	return root
 }
 
