@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -311,8 +312,13 @@ func TestEventDedupeRenewFailures(t *testing.T) {
 				OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
 					calls.Add(1)
 					<-f.seen
-					if mode == "error" { // renewal goes on after a failure
+					switch mode {
+					case "error": // renewal goes on after a failure
 						require.Eventually(t, func() bool { return f.renews.Load() >= 3 }, 10*time.Second, time.Millisecond)
+					case "lost": // a loss reported after the callback ended is not worth a log line: wait for it
+						require.Eventually(t, func() bool {
+							return strings.Contains(logs.String(), "dedupe lease lost while the callback runs")
+						}, 10*time.Second, time.Millisecond)
 					}
 					return nil
 				}})
