@@ -3,6 +3,7 @@ package wxinvoice
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -47,6 +48,11 @@ type WorkerConfig struct {
 	OnSubmitInvoiceTitle   func(ctx context.Context, ev *SubmitInvoiceTitleEvent) error
 	OnCloudInvoiceResult   func(ctx context.Context, ev *CloudInvoiceResultEvent) error
 	OnEvent                func(ctx context.Context, ev *Event) error
+	// Handle delivers the entries other handlers appended, by the part of
+	// their Kind before ":" (e.g. "fapiao" for the WeChat Pay notify
+	// handler's "fapiao:FAPIAO.ISSUED"; see fapiao.NotifyHandler.Deliver).
+	// Entries of other kinds are card-invoice pushes for the callbacks above.
+	Handle map[string]func(ctx context.Context, env Envelope) error
 
 	// Consumer names this worker in the Inbox's consumer group; unique per
 	// worker. Empty: a random name.
@@ -93,6 +99,7 @@ type InboxWorker struct {
 	poll     time.Duration
 	stats    time.Duration
 	log      *slog.Logger
+	handle   map[string]func(context.Context, Envelope) error
 }
 
 // NewInboxWorker returns a worker that consumes inbox with cfg's callbacks.
@@ -110,7 +117,7 @@ func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 		return nil, &ValidationError{Field: "inbox", Reason: "required"}
 	}
 	if cfg.OnInvoiceStatus == nil && cfg.OnUserAuthorizeInvoice == nil && cfg.OnSubmitInvoiceTitle == nil &&
-		cfg.OnCloudInvoiceResult == nil && cfg.OnEvent == nil {
+		cfg.OnCloudInvoiceResult == nil && cfg.OnEvent == nil && len(cfg.Handle) == 0 {
 		return nil, &ValidationError{Field: "WorkerConfig", Reason: "no callback set"}
 	}
 	w := &InboxWorker{
@@ -119,6 +126,7 @@ func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 			onTitle: cfg.OnSubmitInvoiceTitle, onCloud: cfg.OnCloudInvoiceResult, onEvent: cfg.OnEvent, log: cfg.Logger},
 		consumer: cfg.Consumer, max: cfg.MaxAttempts, backoff: cfg.Backoff, vis: cfg.VisibilityTimeout,
 		conc: cfg.Concurrency, poll: cfg.PollInterval, stats: cfg.StatsInterval, log: cfg.Logger,
+		handle: cfg.Handle,
 	}
 	if w.consumer == "" {
 		id, err := newDedupeOwner()
@@ -211,24 +219,46 @@ func (w *InboxWorker) process(ctx context.Context, env Envelope) {
 		w.deadLetter(ctx, env, "attempts exhausted: the worker holding it stopped during its last attempt")
 		return
 	}
-	var f pushFields
-	if hasDirective(env.Payload) {
-		w.deadLetter(ctx, env, "payload: XML directives are not accepted")
-		return
-	}
-	if err := parsePush(string(env.Payload), &f); err != nil {
-		w.deadLetter(ctx, env, "payload: "+err.Error())
-		return
-	}
-	p, _, reason := w.eh.decode(&f, env.Payload)
-	if reason != "" {
-		w.deadLetter(ctx, env, "payload: "+reason)
+	p, ok := w.decode(ctx, env)
+	if !ok {
 		return
 	}
 	if p.kind == kindNone {
 		w.ack(ctx, env)
 		return
 	}
+	w.deliver(ctx, env, p)
+}
+
+// decode turns env into the call to make: its Handle function, or the
+// typed card-invoice callback for its XML. It dead-letters an entry that
+// cannot be decoded and reports false.
+func (w *InboxWorker) decode(ctx context.Context, env Envelope) (*pending, bool) {
+	if prefix, _, found := strings.Cut(env.Kind, ":"); found {
+		if fn := w.handle[prefix]; fn != nil {
+			return &pending{kind: kindFunc, run: func(ctx context.Context) error { return fn(ctx, env) }}, true
+		}
+	}
+	var f pushFields
+	if hasDirective(env.Payload) {
+		w.deadLetter(ctx, env, "payload: XML directives are not accepted")
+		return nil, false
+	}
+	if err := parsePush(string(env.Payload), &f); err != nil {
+		w.deadLetter(ctx, env, "payload: "+err.Error())
+		return nil, false
+	}
+	p, _, reason := w.eh.decode(&f, env.Payload)
+	if reason != "" {
+		w.deadLetter(ctx, env, "payload: "+reason)
+		return nil, false
+	}
+	return p, true
+}
+
+// deliver runs p for env until it succeeds, its attempts run out, the
+// worker loses it or ctx ends.
+func (w *InboxWorker) deliver(ctx context.Context, env Envelope, p *pending) {
 	for {
 		lost, err := w.attempt(ctx, env, p)
 		if err == nil {

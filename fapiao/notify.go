@@ -50,6 +50,15 @@ type NotifyConfig struct {
 	Deduper   wxinvoice.Deduper
 	DedupeTTL time.Duration // how long an id is remembered; default DefaultNotifyDedupeTTL
 
+	// Inbox, when set, makes the handler append each verified, decrypted,
+	// deduplicated notification to it (Kind "fapiao:<event_type>") and
+	// answer 204 once the append returned nil (503 when it failed), instead
+	// of running the callbacks in WeChat Pay's request. A
+	// wxinvoice.InboxWorker then runs them at least once: give it
+	// WorkerConfig.Handle{InboxKind: handler.Deliver}. The entry holds the
+	// decrypted resource: protect the inbox's store accordingly.
+	Inbox wxinvoice.Inbox
+
 	Clock           func() time.Time // default time.Now
 	TimestampWindow time.Duration    // default DefaultTimestampWindow
 	MaxBodyBytes    int64            // default DefaultNotifyMaxBody
@@ -153,8 +162,13 @@ type NotifyHandler struct {
 	window  time.Duration
 	max     int64
 	log     *slog.Logger
+	inbox   wxinvoice.Inbox
 	cfg     NotifyConfig // callbacks
 }
+
+// InboxKind is the Kind prefix of the entries a NotifyHandler appends to its
+// Inbox: the key of NotifyHandler.Deliver in wxinvoice.WorkerConfig.Handle.
+const InboxKind = "fapiao"
 
 // NewNotifyHandler returns a handler for cfg, or a *ValidationError.
 func NewNotifyHandler(cfg NotifyConfig) (*NotifyHandler, error) {
@@ -174,7 +188,7 @@ func NewNotifyHandler(cfg NotifyConfig) (*NotifyHandler, error) {
 	}
 	h := &NotifyHandler{
 		key: []byte(cfg.APIv3Key), keys: kr, deduper: cfg.Deduper, ttl: cfg.DedupeTTL, now: cfg.Clock,
-		window: cfg.TimestampWindow, max: cfg.MaxBodyBytes, log: cfg.Logger, cfg: cfg,
+		window: cfg.TimestampWindow, max: cfg.MaxBodyBytes, log: cfg.Logger, inbox: cfg.Inbox, cfg: cfg,
 	}
 	h.cfg.APIv3Key = ""
 	if h.deduper == nil {
@@ -261,17 +275,70 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n.Plaintext = pt
 	ctx := r.Context()
+	run := func() error { return h.dispatch(ctx, &n) }
+	if h.inbox != nil {
+		run = func() error { return h.enqueue(ctx, &n) }
+	}
 	if n.ID == "" {
-		writeAnswer(w, h.statusOf(ctx, &n, h.dispatch(ctx, &n)))
+		writeAnswer(w, h.statusOf(ctx, &n, run()))
 		return
 	}
-	writeAnswer(w, h.once(ctx, "wxinvoice:fapiao:notify:"+n.ID, func() error { return h.dispatch(ctx, &n) }))
+	writeAnswer(w, h.once(ctx, "wxinvoice:fapiao:notify:"+n.ID, run))
+}
+
+// inboxEntry is the payload of an Inbox entry: the notification and its
+// decrypted resource.
+type inboxEntry struct {
+	Notification Notification    `json:"notification"`
+	Plaintext    json.RawMessage `json:"plaintext"`
+}
+
+// errInboxAppend marks a failed append: answered 503, so WeChat Pay retries.
+type errInboxAppend struct{ err error }
+
+func (e errInboxAppend) Error() string { return "fapiao: inbox append: " + e.err.Error() }
+func (e errInboxAppend) Unwrap() error { return e.err }
+
+// enqueue appends n to the Inbox.
+func (h *NotifyHandler) enqueue(ctx context.Context, n *Notification) error {
+	payload, err := json.Marshal(inboxEntry{Notification: *n, Plaintext: n.Plaintext})
+	if err != nil {
+		return errInboxAppend{err}
+	}
+	env := wxinvoice.Envelope{Kind: InboxKind + ":" + n.EventType, Key: "wxinvoice:fapiao:notify:" + n.ID,
+		Payload: payload, Received: h.now()}
+	if err := h.inbox.Append(ctx, env); err != nil {
+		return errInboxAppend{err}
+	}
+	return nil
+}
+
+// Deliver runs the callbacks for an entry the handler appended to its
+// Inbox; an InboxWorker calls it (WorkerConfig.Handle{InboxKind: Deliver}).
+// Its error (the callback's, or a payload that does not decode) makes the
+// worker retry, then dead-letter the entry.
+func (h *NotifyHandler) Deliver(ctx context.Context, env wxinvoice.Envelope) error {
+	var e inboxEntry
+	if err := json.Unmarshal(env.Payload, &e); err != nil {
+		return fmt.Errorf("fapiao: inbox entry %s: %w", env.ID, err)
+	}
+	n := e.Notification
+	n.Plaintext = e.Plaintext
+	return h.dispatch(ctx, &n)
 }
 
 // statusOf maps a callback outcome to the answer status.
 func (h *NotifyHandler) statusOf(ctx context.Context, n *Notification, err error) int {
 	if err == nil {
 		return http.StatusNoContent
+	}
+	var ae errInboxAppend
+	if errors.As(err, &ae) {
+		if h.log != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "fapiao notification: inbox append failed; WeChat Pay will retry",
+				slog.String("id", n.ID), slog.String("error", err.Error()))
+		}
+		return http.StatusServiceUnavailable
 	}
 	if h.log != nil {
 		h.log.LogAttrs(ctx, slog.LevelError, "fapiao callback failed; WeChat will retry",
