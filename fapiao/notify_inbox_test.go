@@ -13,7 +13,9 @@ import (
 // failingInbox refuses every append.
 type failingInbox struct{ wxinvoice.Inbox }
 
-func (failingInbox) Append(context.Context, wxinvoice.Envelope) error { return errors.New("redis down") }
+func (failingInbox) Append(context.Context, wxinvoice.Envelope) error {
+	return errors.New("redis down")
+}
 
 // TestNotifyInbox: with an Inbox the handler answers 204 once the
 // notification is appended, before any callback; a worker delivers it to
