@@ -21,7 +21,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 )
 
-// Header names and constants of the APIv3 authentication scheme (FAPIAO.md §7).
+// Header names and constants of the APIv3 authentication scheme (签名生成, 签名验证).
 const (
 	headerAuthorization = "Authorization"
 	headerTimestamp     = "Wechatpay-Timestamp"
@@ -62,14 +62,14 @@ func (e *verifyError) Is(target error) bool { return target == ErrUnverified }
 
 func unverified(reason string) error { return &verifyError{reason: reason} }
 
-// signer produces the Authorization header of §7.1.
+// signer produces the Authorization header (签名生成).
 type signer struct {
 	mchID  string
 	serial string // merchant API certificate serial
 	key    *rsa.PrivateKey
 }
 
-// signatureMessage returns the five-line string to sign of §7.1:
+// signatureMessage returns the five-line string to sign (签名生成):
 // METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n.
 func signatureMessage(method, canonicalURL string, timestamp int64, nonce string, body []byte) []byte {
 	var ts [20]byte
@@ -234,7 +234,7 @@ type signedHeaders struct {
 // checkHeaders validates the Wechatpay-* headers without looking at any
 // body: all present and well formed, the signature type supported, the
 // timestamp within window of now, and the serial naming a key held. It is
-// the part of §7.3 that runs before a callback's body is read.
+// the part of the verification (签名验证) that runs before a callback's body is read.
 func (kr *keyring) checkHeaders(h map[string][]string, now time.Time, window time.Duration) (*signedHeaders, error) {
 	get := func(k string) string {
 		if v := h[k]; len(v) == 1 {
@@ -304,7 +304,7 @@ func writeVerifyMessage(h hash.Hash, ts, nonce string, body []byte) {
 	h.Write(nl)
 }
 
-// decryptAEAD opens an AEAD_AES_256_GCM resource (§7.4): key is the APIv3
+// decryptAEAD opens an AEAD_AES_256_GCM resource (回调报文解密): key is the APIv3
 // key, nonce the 12-byte resource.nonce, aad resource.associated_data,
 // ciphertext Base64(ciphertext‖tag). The primitive accepts 16-, 24- and
 // 32-byte keys (upstream vectors use AES-128); configuration enforces 32.
@@ -331,7 +331,7 @@ var errDecrypt = errors.New("fapiao: decryption failed")
 // under key (214 bytes for RSA-2048).
 func maxOAEPPlaintext(key *rsa.PublicKey) int { return key.Size() - 2*20 - 2 }
 
-// encryptOAEP encrypts a sensitive request field (§7.5) with the WeChat Pay
+// encryptOAEP encrypts a sensitive request field (敏感信息加密) with the WeChat Pay
 // key: RSAES-OAEP, SHA-1, MGF1-SHA-1, Base64.
 func encryptOAEP(key *rsa.PublicKey, plaintext string) (string, error) {
 	if len(plaintext) > maxOAEPPlaintext(key) {
@@ -344,7 +344,7 @@ func encryptOAEP(key *rsa.PublicKey, plaintext string) (string, error) {
 	return ct, nil
 }
 
-// decryptOAEP decrypts a sensitive answer field (§7.6) with the merchant
+// decryptOAEP decrypts a sensitive answer field (敏感信息解密) with the merchant
 // key. An empty ciphertext is an empty plaintext, as in wechatpay-go.
 func decryptOAEP(key *rsa.PrivateKey, ciphertext string) (string, error) {
 	if ciphertext == "" {
@@ -358,7 +358,7 @@ func decryptOAEP(key *rsa.PrivateKey, ciphertext string) (string, error) {
 }
 
 // SM3Hex returns the SM3 digest of data as lower-case hex, the form the
-// upload's meta.digest takes (FAPIAO.md §4).
+// upload's meta.digest takes (上传电子发票文件).
 func SM3Hex(data []byte) string {
 	sum := sm3.Sum(data)
 	return hex.EncodeToString(sum[:])

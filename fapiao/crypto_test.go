@@ -75,7 +75,7 @@ type derivedVector struct {
 	VerifyMessage string            `json:"verify_message"`
 }
 
-// Common values of the derived vectors (FAPIAO.md §9.2).
+// Common values of the derived vectors (testdata).
 const (
 	dMchID = "1900000001"
 	dTS    = 1554208460
@@ -217,7 +217,7 @@ func TestV2CallbackVerifyAndDecrypt(t *testing.T) {
 	if err := sh.verifyBody([]byte(tampered)); !errors.Is(err, ErrUnverified) {
 		t.Errorf("tampered body: %v, want ErrUnverified", err)
 	}
-	// Resource of V2: AES-128-GCM (16-byte key, FAPIAO.md §10 #18).
+	// Resource of V2: AES-128-GCM (a 16-byte key, as in the upstream vector).
 	var env struct {
 		Resource struct {
 			Nonce          string `json:"nonce"`

@@ -19,7 +19,7 @@ func newValidation(field, format string, args ...any) error {
 }
 
 // APIError is an answer of WeChat Pay with a non-2xx HTTP status; its body
-// is {"code", "message", "detail"} (FAPIAO.md §8). errors.Is(err, ErrX)
+// is {"code", "message", "detail"} (WeChat Pay's error answer). errors.Is(err, ErrX)
 // matches the sentinels below on Code.
 type APIError struct {
 	StatusCode int             // HTTP status
@@ -77,7 +77,7 @@ type codeError struct{ code, text string }
 
 func (e *codeError) Error() string { return "fapiao: " + e.code + ": " + e.text }
 
-// Sentinels for the error codes of FAPIAO.md §8, matched by errors.Is on
+// Sentinels for the error codes the e-invoice pages document, matched by errors.Is on
 // APIError.Code.
 var (
 	// ErrParam (400 PARAM_ERROR): a parameter is wrong, e.g. Wechatpay-Serial

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// The test key material of FAPIAO.md §9.0: wechatpay-go's published test
+// The test key material: wechatpay-go's published test
 // key; the private key, the certificate (serial D7CE59D1F522D701) and the
 // public key are one RSA-2048 pair.
 const testSerial = "D7CE59D1F522D701"

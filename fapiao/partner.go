@@ -66,7 +66,7 @@ type BillingPerson struct {
 }
 
 // BillingPersons decodes billing_person_info as an object or an array (the
-// sources disagree, FAPIAO.md §10 #2).
+// sources disagree,).
 type BillingPersons []BillingPerson
 
 // UnmarshalJSON accepts one object or an array of objects.

@@ -99,7 +99,7 @@ const (
 // BuyerInformation is the buyer (购买方) title: the answer of GetUserTitle,
 // and the buyer of Issue, InsertCards and the partner issue variants. Phone
 // and Email are plaintext here; on the wire they are RSA-OAEP ciphertext
-// (FAPIAO.md §7.5, §7.6). Amount, OutTradeNo, FapiaoBillType and
+// (RSA-OAEP, see crypto.go). Amount, OutTradeNo, FapiaoBillType and
 // UserApplyMessage come with the user's title (InsertCards and the partner
 // variants send them back).
 type BuyerInformation struct {

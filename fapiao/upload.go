@@ -16,7 +16,7 @@ import (
 const MaxFileSize = 2 << 20
 
 // UploadFileRequest is the request of UploadFile. Its JSON form is the
-// upload's meta part (FAPIAO.md §4); File is the PDF or OFD itself.
+// upload's meta part; File is the PDF or OFD itself.
 type UploadFileRequest struct {
 	SubMchID string `json:"sub_mchid,omitempty"` // partner mode: the sub-merchant
 	FileType string `json:"file_type"`           // "PDF" or "OFD" (数电 partners: PDF only)

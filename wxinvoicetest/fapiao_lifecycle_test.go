@@ -144,7 +144,7 @@ func TestFapiaoLifecycleWithWechatPay(t *testing.T) {
 	assert.Equal(t, FapiaoReversed, q.FapiaoInformation[0].Status)
 	require.NotNil(t, q.FapiaoInformation[0].RedFapiao)
 	assert.NotEqual(t, inv.BlueFapiao.FapiaoNumber, q.FapiaoInformation[0].RedFapiao.FapiaoNumber)
-	// A reversed invoice still has its file (§ fapiao-files: ISSUED or REVERSED).
+	// A reversed invoice still has its file (fapiao-files serves ISSUED or REVERSED ones).
 	downloadFapiao(t, srv, c, txn, inv, "oUser1")
 
 	// A second reverse of the same invoice with another reason is refused.

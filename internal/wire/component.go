@@ -1,7 +1,7 @@
 package wire
 
 // The JSON shapes of the third-party platform (第三方平台, "component") token
-// and authorization APIs under /cgi-bin/component/ (see COMPONENT.md).
+// and authorization APIs under /cgi-bin/component/ (see docs/component.md).
 
 // ComponentTokenRequest is the body of /cgi-bin/component/api_component_token.
 type ComponentTokenRequest struct {
