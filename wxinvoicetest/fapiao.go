@@ -338,7 +338,7 @@ func (s *Server) fapiaoRoutes() []fapiaoRoute {
 		r(http.MethodPost, "fapiao-applications/{fapiao_apply_id}/insert-cards", s.fpInsertCards),              // E14
 		r(http.MethodPost, "merchant/{sub_mchid}/check", s.fpCheck),                                            // E15
 		r(http.MethodGet, "merchant/{sub_mchid}/check-status", s.fpCheckStatus),                                // E16
-		r(http.MethodPost, "merchant/{sub_mchid}/check-status", s.fpCheckStatus),                               // E16 as [SKIT] sends it
+		r(http.MethodPost, "merchant/{sub_mchid}/check-status", s.fpCheckStatus),                               // E16 as the SKIT .NET SDK sends it
 		r(http.MethodGet, "fapiaomerchant/getspinviteurl", s.fpInviteURL),                                      // E21
 		r(http.MethodGet, "fapiaomerchant/listspinvitemchinfo", s.fpListInvites),                               // E22
 	}

@@ -134,7 +134,7 @@ func (s *Server) fpPatchDevConfig(fc *fcall) {
 }
 
 // fpGetDevConfig serves GET /merchant/development-config (查询商户配置的开发
-// 选项); a partner may add ?sub_mch_code= ([SKIT]). Never configured: zero
+// 选项); a partner may add ?sub_mch_code= (the SKIT .NET SDK). Never configured: zero
 // values.
 func (s *Server) fpGetDevConfig(fc *fcall) {
 	a, ok := fc.devAccount("query", fc.query.Get("sub_mch_code"))
@@ -1120,7 +1120,7 @@ func (s *Server) fpCheck(fc *fcall) {
 }
 
 // fpCheckStatus serves GET /merchant/{sub_mchid}/check-status (POST too, as
-// [SKIT] sends it): both modes ENABLED, billing_person_info an object.
+// the SKIT .NET SDK sends it): both modes ENABLED, billing_person_info an object.
 func (s *Server) fpCheckStatus(fc *fcall) {
 	if !fc.partner() {
 		return
