@@ -148,8 +148,10 @@ type RetryPolicy struct {
 	MaxBackoff  time.Duration // backoff cap; 0: 2s
 }
 
-// withDefaults fills the zero fields of p.
-func (p RetryPolicy) withDefaults() RetryPolicy {
+// WithDefaults returns p with its zero fields filled as RetryPolicy
+// documents; the Client and package fapiao apply it to the policy they are
+// given.
+func (p RetryPolicy) WithDefaults() RetryPolicy {
 	switch {
 	case p.MaxAttempts == 0:
 		p.MaxAttempts = 3
@@ -207,9 +209,9 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	}
 	c.hc = noRedirects(hc)
 	if cfg.retry != nil {
-		c.retry = cfg.retry.withDefaults()
+		c.retry = cfg.retry.WithDefaults()
 	} else {
-		c.retry = RetryPolicy{}.withDefaults()
+		c.retry = RetryPolicy{}.WithDefaults()
 	}
 	src, key := cfg.ts, "access_token:"+appID
 	if cfg.corp != nil {

@@ -124,7 +124,7 @@ type Client struct {
 	mchID  string
 	base   string
 	hc     *http.Client
-	signer signer
+	signer *signer // behind a pointer, so that a Client printed by value shows no key
 	keys   *keyring
 	retry  RetryPolicy
 	log    *slog.Logger
@@ -170,7 +170,7 @@ func New(mchID string, opts ...Option) (*Client, error) {
 	c := &Client{
 		mchID:    mchID,
 		base:     base,
-		signer:   signer{mchID: mchID, serial: cfg.merchantSerial, key: cfg.merchantKey},
+		signer:   &signer{mchID: mchID, serial: cfg.merchantSerial, key: cfg.merchantKey},
 		keys:     kr,
 		log:      cfg.logger,
 		now:      cfg.now,
@@ -184,12 +184,9 @@ func New(mchID string, opts ...Option) (*Client, error) {
 	if c.window <= 0 {
 		c.window = DefaultTimestampWindow
 	}
-	c.retry = RetryPolicy{MaxAttempts: 3, MinBackoff: 200 * time.Millisecond, MaxBackoff: 2 * time.Second}
+	c.retry = RetryPolicy{}.WithDefaults()
 	if cfg.retry != nil {
-		c.retry = *cfg.retry
-		if c.retry.MaxAttempts < 1 {
-			c.retry.MaxAttempts = 1
-		}
+		c.retry = cfg.retry.WithDefaults() // zero fields take the defaults, as in the root package
 	}
 	if cfg.hc != nil {
 		hc := *cfg.hc
@@ -440,14 +437,7 @@ func snippet(b []byte) string {
 // backoff sleeps before retry number attempt (full jitter, doubling),
 // honouring ctx.
 func (c *Client) backoff(ctx context.Context, attempt int) error {
-	d := c.retry.MinBackoff
-	if d <= 0 {
-		d = 200 * time.Millisecond
-	}
-	maxD := c.retry.MaxBackoff
-	if maxD <= 0 {
-		maxD = 2 * time.Second
-	}
+	d, maxD := c.retry.MinBackoff, c.retry.MaxBackoff // WithDefaults made both positive
 	for i := 1; i < attempt && d < maxD; i++ {
 		d *= 2
 	}

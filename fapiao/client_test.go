@@ -426,6 +426,7 @@ func TestSecretsStayOut(t *testing.T) {
 	keyBits := testPriv.D.String()[:40]
 	for _, out := range []string{
 		err.Error(), logs.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), c.String(),
+		fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", *c), // by value too
 		fmt.Sprintf("%v", req), fmt.Sprintf("%+v", *req), fmt.Sprintf("%#v", req.BuyerInformation),
 	} {
 		for _, secret := range []string{"18507550000", "zhangsan@example.com", keyBits, "PRIVATE KEY"} {
@@ -441,8 +442,11 @@ func TestSecretsStayOut(t *testing.T) {
 		t.Error("the caller's request was modified")
 	}
 	cfg := NotifyConfig{APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"}
-	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg)} {
-		if strings.Contains(out, cfg.APIv3Key) {
+	h := newTestNotify(t, &recorder{}, nil) // its APIv3 key is testAPIv3Key
+	keyBytes := fmt.Sprintf("%#v", []byte(testAPIv3Key))[len("[]byte{"):][:40]
+	for _, out := range []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg),
+		fmt.Sprint(h), fmt.Sprintf("%+v", h), fmt.Sprintf("%#v", h), fmt.Sprintf("%+v", *h), fmt.Sprintf("%#v", *h)} {
+		if strings.Contains(out, cfg.APIv3Key) || strings.Contains(out, keyBytes) {
 			t.Errorf("%q leaks the APIv3 key", out)
 		}
 	}

@@ -23,7 +23,6 @@ import (
 
 // Header names and constants of the APIv3 authentication scheme (签名生成, 签名验证).
 const (
-	headerAuthorization = "Authorization"
 	headerTimestamp     = "Wechatpay-Timestamp"
 	headerNonce         = "Wechatpay-Nonce"
 	headerSignature     = "Wechatpay-Signature"

@@ -2,6 +2,7 @@ package fapiao
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,6 +133,9 @@ func (c *Client) Download(ctx context.Context, req *DownloadRequest, w io.Writer
 		limit = DefaultMaxDownloadSize
 	}
 	want := strings.TrimSpace(resp.Header.Get("SM3-Digest"))
+	if want == "" { // nothing could be checked: write nothing
+		return nil, &opError{op: op, err: fmt.Errorf("%w (no SM3-Digest header)", ErrDigestMismatch)}
+	}
 	h := sm3.New()
 	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -143,11 +147,7 @@ func (c *Client) Download(ctx context.Context, req *DownloadRequest, w io.Writer
 	if n > limit {
 		return nil, &opError{op: op, err: fmt.Errorf("%w (file larger than %d bytes)", ErrDigestMismatch, limit)}
 	}
-	got := fmt.Sprintf("%x", h.Sum(nil))
-	if want == "" {
-		return nil, &opError{op: op, err: fmt.Errorf("%w (no SM3-Digest header)", ErrDigestMismatch)}
-	}
-	if !strings.EqualFold(got, want) {
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want) {
 		return nil, &opError{op: op, err: ErrDigestMismatch}
 	}
 	out := &DownloadResponse{Size: n, SM3Digest: want, ContentType: resp.Header.Get("Content-Type"), RequestID: rid}

@@ -79,7 +79,7 @@ func (c *Client) CreateCardTemplate(ctx context.Context, req *CreateCardTemplate
 	}
 	var out CreateCardTemplateResponse
 	if err := c.doJSON(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + "/card-template",
-		path: apiPrefix + "/card-template", body: body}, &out); err != nil {
+		path: apiPrefix + "/card-template", body: body, write: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -137,7 +137,7 @@ func (c *Client) UpdateDevelopmentConfig(ctx context.Context, req *UpdateDevelop
 	}
 	var out DevelopmentConfig
 	if err := c.doJSON(ctx, &call{method: http.MethodPatch, op: "PATCH " + apiPrefix + "/merchant/development-config",
-		path: apiPrefix + "/merchant/development-config", body: body}, &out); err != nil {
+		path: apiPrefix + "/merchant/development-config", body: body, write: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

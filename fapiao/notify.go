@@ -154,7 +154,7 @@ type FapiaoStatus struct {
 // failed, or while another delivery of the same notification is still
 // running; 405 for a method other than POST. WeChat retries every 4xx/5xx.
 type NotifyHandler struct {
-	key     []byte
+	key     *[]byte // the APIv3 key, behind a pointer so that printing a NotifyHandler by value shows no key
 	keys    *keyring
 	deduper wxinvoice.Deduper
 	ttl     time.Duration
@@ -186,8 +186,9 @@ func NewNotifyHandler(cfg NotifyConfig) (*NotifyHandler, error) {
 		cfg.OnCardDiscarded == nil && cfg.OnEvent == nil {
 		return nil, newValidation("NotifyConfig", "sets no callback")
 	}
+	apiv3 := []byte(cfg.APIv3Key)
 	h := &NotifyHandler{
-		key: []byte(cfg.APIv3Key), keys: kr, deduper: cfg.Deduper, ttl: cfg.DedupeTTL, now: cfg.Clock,
+		key: &apiv3, keys: kr, deduper: cfg.Deduper, ttl: cfg.DedupeTTL, now: cfg.Clock,
 		window: cfg.TimestampWindow, max: cfg.MaxBodyBytes, log: cfg.Logger, inbox: cfg.Inbox, cfg: cfg,
 	}
 	h.cfg.APIv3Key = ""
@@ -211,6 +212,12 @@ func NewNotifyHandler(cfg NotifyConfig) (*NotifyHandler, error) {
 
 // String describes the handler without the APIv3 key.
 func (h *NotifyHandler) String() string { return "fapiao.NotifyHandler{APIv3Key: [redacted]}" }
+
+// GoString is String, so that %#v hides the key too.
+func (h *NotifyHandler) GoString() string { return h.String() }
+
+// Format writes String for every verb, so no verb prints the key.
+func (h *NotifyHandler) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, h.String()) }
 
 // failBody is the answer body WeChat expects on failure.
 const failBody = `{"code":"FAIL","message":"失败"}`
@@ -268,7 +275,7 @@ func (h *NotifyHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, "unsupported resource algorithm")
 		return
 	}
-	pt, err := decryptAEAD(h.key, n.Resource.Nonce, n.Resource.AssociatedData, n.Resource.Ciphertext)
+	pt, err := decryptAEAD(*h.key, n.Resource.Nonce, n.Resource.AssociatedData, n.Resource.Ciphertext)
 	if err != nil {
 		h.refuse(w, r, "resource does not decrypt with the APIv3 key")
 		return

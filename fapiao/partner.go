@@ -66,7 +66,7 @@ type BillingPerson struct {
 }
 
 // BillingPersons decodes billing_person_info as an object or an array (the
-// sources disagree,).
+// WeChat Pay's sample and its OpenAPI document disagree).
 type BillingPersons []BillingPerson
 
 // UnmarshalJSON accepts one object or an array of objects.

@@ -131,7 +131,7 @@ func (b *BuyerInformation) validate(field string) error {
 	return checkEnum(field+".FapiaoBillType", b.FapiaoBillType, false, "COMM_FAPIAO", "VAT_FAPIAO")
 }
 
-// sealed returns a copy of b with Phone and Email encrypted for WeChat Pay.
+// sealBuyer returns a copy of b with Phone and Email encrypted for WeChat Pay.
 func (c *Client) sealBuyer(field string, b BuyerInformation) (BuyerInformation, error) {
 	var err error
 	if b.Phone, err = c.seal(field+".Phone", b.Phone); err != nil {

@@ -185,6 +185,9 @@ func TestDownload(t *testing.T) {
 		if _, err := c.Download(ctx, &r, &buf); !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "do not trust") {
 			t.Errorf("%s: err = %v", name, err)
 		}
+		if name == "missing" && buf.Len() != 0 {
+			t.Errorf("without a digest to check, %d bytes were written", buf.Len())
+		}
 	}
 	// Larger than MaxSize.
 	r := *req

@@ -13,8 +13,8 @@
 //	handler, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{..., Observer: obs})
 //
 // Attribute names follow the OpenTelemetry semantic conventions where one
-// exists (http.request.method, http.response.status_code, server.address,
-// error.type) and use the wxinvoice. prefix otherwise.
+// exists (http.response.status_code, error.type) and use the wxinvoice.
+// prefix otherwise.
 package otelwx
 
 import (
@@ -90,14 +90,25 @@ func New(tp trace.TracerProvider, mp metric.MeterProvider) *Observer {
 	return o
 }
 
+// callSpanKey carries the span StartCall started, so that Attempt and
+// EndCall act on it and never on a span of the caller's.
+type callSpanKey struct{}
+
 // StartCall starts the call's span, named by the operation.
 func (o *Observer) StartCall(ctx context.Context, op string) context.Context {
 	if o.tracer == nil {
 		return ctx
 	}
-	ctx, _ = o.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(AttrOperation.String(op), attribute.String("http.request.method", "POST")))
-	return ctx
+	ctx, span := o.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(AttrOperation.String(op)))
+	return context.WithValue(ctx, callSpanKey{}, span)
+}
+
+// callSpan returns the span StartCall started for this call, if it is
+// recording.
+func callSpan(ctx context.Context) (trace.Span, bool) {
+	span, ok := ctx.Value(callSpanKey{}).(trace.Span)
+	return span, ok && span.IsRecording()
 }
 
 // Attempt adds an event to the call's span and counts retries.
@@ -105,8 +116,8 @@ func (o *Observer) Attempt(ctx context.Context, a wxinvoice.AttemptInfo) {
 	if o.retries != nil && a.Retry {
 		o.retries.Add(ctx, 1, metric.WithAttributes(AttrOperation.String(a.Op), AttrErrCode.Int(a.ErrCode)))
 	}
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	span, ok := callSpan(ctx)
+	if !ok {
 		return
 	}
 	attrs := []attribute.KeyValue{AttrAttempt.Int(a.Attempt), AttrErrCode.Int(a.ErrCode), AttrRetry.Bool(a.Retry)}
@@ -125,8 +136,8 @@ func (o *Observer) EndCall(ctx context.Context, c wxinvoice.CallInfo) {
 	if o.callDuration != nil {
 		o.callDuration.Record(ctx, c.Duration.Seconds(), metric.WithAttributes(attrs...))
 	}
-	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	span, ok := callSpan(ctx)
+	if !ok {
 		return
 	}
 	span.SetAttributes(append(attrs, AttrAttempts.Int(c.Attempts))...)

@@ -408,6 +408,18 @@ func (s *Server) secrets() []string {
 			out = append(out, t)
 		}
 	}
+	out = append(out, s.cfg.pushCfg.Token, s.cfg.pushCfg.EncodingAESKey)
+	if st := s.fapiaoSt; st != nil {
+		for t := range st.downloads { // bearer links to invoice files
+			out = append(out, t)
+		}
+		for t := range st.titleLinks {
+			out = append(out, t)
+		}
+		for _, m := range st.merchants {
+			out = append(out, m.APIv3Key)
+		}
+	}
 	kept := out[:0]
 	for _, v := range out {
 		if len(v) >= 8 {

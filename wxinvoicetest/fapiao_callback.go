@@ -156,6 +156,9 @@ func (s *Server) fapiaoClose() {
 	for st.inflight > 0 {
 		s.pushCond.Wait()
 	}
+	if st.client != nil {
+		st.client.CloseIdleConnections() // no keep-alive goroutine outlives Close
+	}
 }
 
 // ---- Completing the asynchronous work ----
