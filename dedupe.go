@@ -165,14 +165,10 @@ func ProcessOnce(ctx context.Context, d Deduper, key string, ttl time.Duration, 
 	}
 
 	err = runLeased(ctx, d, key, owner, log, fn)
-	// The caller's ctx may have ended while fn ran (WeChat hung up): record
-	// the outcome anyway.
-	after := ctx
-	if err != nil || ctx.Err() != nil {
-		var cancel context.CancelFunc
-		after, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-	}
+	// Record the outcome under a context of its own: WeChat may hang up while
+	// it is recorded, and a lost done-mark would let a retry run fn again.
+	after, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err != nil {
 		if rerr := d.Release(after, key, owner); rerr != nil {
 			logDedupe(ctx, log, "wxinvoice: deduper release failed; WeChat's retries are answered 503 until the lease ends", key, rerr)

@@ -160,7 +160,8 @@ const DefaultMemoryInboxEntries = 100_000
 //
 // It holds at most maxEntries unacknowledged entries (maxEntries <= 0:
 // DefaultMemoryInboxEntries), Append returning ErrInboxFull beyond, and as
-// many dead letters. It is safe for concurrent use.
+// many dead letters, the oldest dropped first (as redisstore's MAXLEN does).
+// It is safe for concurrent use.
 func NewMemoryInbox(maxEntries int) Inbox {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMemoryInboxEntries
@@ -330,7 +331,7 @@ func (m *memoryInbox) DeadLetter(ctx context.Context, env Envelope, reason strin
 		return nil // acknowledged or dead-lettered by another consumer
 	}
 	if len(m.dead) >= m.max {
-		return ErrInboxFull
+		m.dead = slices.Delete(m.dead, 0, 1) // the oldest goes, as Redis's MAXLEN does
 	}
 	delete(m.entries, n)
 	delete(m.held, n)
@@ -343,6 +344,9 @@ func (m *memoryInbox) DeadLetter(ctx context.Context, env Envelope, reason strin
 func (m *memoryInbox) DeadLetters(ctx context.Context, max int) ([]DeadLetter, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if max <= 0 {
+		return nil, nil
+	}
 	out := slices.Clone(m.dead[:min(max, len(m.dead))])
 	for i := range out {
 		out[i].Envelope = cloneEnvelope(out[i].Envelope)

@@ -507,3 +507,58 @@ func TestInboxWorkerLeavesTakenOverEntry(t *testing.T) {
 	require.Contains(t, dl[0].Reason, "attempts exhausted")
 	require.Equal(t, 3, dl[0].Envelope.Attempts)
 }
+
+// TestMemoryInboxDeadLetterLimit: a full dead-letter list drops its oldest
+// entry (as Redis's MAXLEN does) instead of refusing, which would leave the
+// failing entry pending for ever; DeadLetters with max <= 0 lists nothing.
+func TestMemoryInboxDeadLetterLimit(t *testing.T) {
+	ctx := context.Background()
+	in := NewMemoryInbox(2)
+	var ids []string
+	for i := range 3 {
+		if err := in.Append(ctx, Envelope{Kind: "k", Key: strconv.Itoa(i), Payload: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		envs, err := in.Read(ctx, "c", 1, time.Millisecond)
+		if err != nil || len(envs) != 1 {
+			t.Fatalf("read: %v %v", envs, err)
+		}
+		if err := in.DeadLetter(ctx, envs[0], "failed"); err != nil {
+			t.Fatalf("dead-letter %d: %v", i, err)
+		}
+		ids = append(ids, envs[0].Key)
+	}
+	dl, err := in.DeadLetters(ctx, 10)
+	if err != nil || len(dl) != 2 || dl[0].Envelope.Key != ids[1] || dl[1].Envelope.Key != ids[2] {
+		t.Fatalf("dead letters %+v, %v: want the two newest", dl, err)
+	}
+	if st, _ := in.Stats(ctx); st.Pending != 0 || st.Length != 0 {
+		t.Fatalf("stats %+v: nothing may stay pending", st)
+	}
+	if dl, err := in.DeadLetters(ctx, -1); err != nil || len(dl) != 0 {
+		t.Fatalf("DeadLetters(-1) = %v, %v", dl, err)
+	}
+}
+
+// TestInboxWorkerUnknownKindDeadLettered: an entry another handler appended
+// whose kind this worker has no Handle for is dead-lettered with that reason,
+// not parsed as a card-invoice push.
+func TestInboxWorkerUnknownKindDeadLettered(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	in := NewMemoryInbox(0)
+	require.NoError(t, in.Append(ctx, Envelope{Kind: "other:EVENT", Key: "k1", Payload: []byte(`{}`)}))
+	w, err := NewInboxWorker(in, WorkerConfig{PollInterval: 5 * time.Millisecond,
+		Handle: map[string]func(context.Context, Envelope) error{"fapiao": func(context.Context, Envelope) error { return nil }}})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	var dl []DeadLetter
+	require.Eventually(t, func() bool {
+		dl, err = in.DeadLetters(ctx, 10)
+		return err == nil && len(dl) == 1
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	<-done
+	require.Contains(t, dl[0].Reason, `no WorkerConfig.Handle for kind "other"`)
+}

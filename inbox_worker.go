@@ -3,6 +3,7 @@ package wxinvoice
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +56,9 @@ type WorkerConfig struct {
 	Handle map[string]func(ctx context.Context, env Envelope) error
 
 	// Consumer names this worker in the Inbox's consumer group; unique per
-	// worker. Empty: a random name.
+	// worker. Empty: a random name. With Concurrency above 1 each loop is a
+	// consumer of its own, named Consumer-1, Consumer-2..., so that a loop
+	// whose heartbeats failed notices when a sibling took its entry over.
 	Consumer string
 	// MaxAttempts is how many deliveries an entry gets before it is moved
 	// to the dead letters; a delivery to a worker that died counts. Zero or
@@ -154,7 +157,8 @@ func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 	return w, nil
 }
 
-// Consumer returns the worker's consumer name.
+// Consumer returns the worker's consumer name (with Concurrency above 1, the
+// prefix of its loops' names).
 func (w *InboxWorker) Consumer() string { return w.consumer }
 
 // Run consumes the inbox until ctx is done, then waits for the callbacks in
@@ -163,8 +167,14 @@ func (w *InboxWorker) Consumer() string { return w.consumer }
 // and retried every PollInterval; they do not end Run.
 func (w *InboxWorker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for range w.conc {
-		wg.Go(func() { w.loop(ctx) })
+	for i := range w.conc {
+		lw := w
+		if w.conc > 1 {
+			cp := *w
+			cp.consumer = w.consumer + "-" + strconv.Itoa(i+1)
+			lw = &cp
+		}
+		wg.Go(func() { lw.loop(ctx) })
 	}
 	if w.log != nil && w.stats > 0 {
 		wg.Go(func() { w.logStats(ctx) })
@@ -235,9 +245,12 @@ func (w *InboxWorker) process(ctx context.Context, env Envelope) {
 // cannot be decoded and reports false.
 func (w *InboxWorker) decode(ctx context.Context, env Envelope) (*pending, bool) {
 	if prefix, _, found := strings.Cut(env.Kind, ":"); found {
-		if fn := w.handle[prefix]; fn != nil {
-			return &pending{kind: kindFunc, run: func(ctx context.Context) error { return fn(ctx, env) }}, true
+		fn := w.handle[prefix]
+		if fn == nil { // another handler's entry (card-invoice kinds have no ":")
+			w.deadLetter(ctx, env, "no WorkerConfig.Handle for kind "+strconv.Quote(prefix))
+			return nil, false
 		}
+		return &pending{kind: kindFunc, run: func(ctx context.Context) error { return fn(ctx, env) }}, true
 	}
 	var f pushFields
 	if hasDirective(env.Payload) {
