@@ -44,8 +44,8 @@ func (s *corpTokenSource) Token(ctx context.Context) (Token, error) {
 	if err := s.c.roundTrip(ctx, opWeComToken, s.c.baseURL+opWeComToken.path+q, nil, &resp); err != nil {
 		return Token{}, err
 	}
-	if resp.ErrCode != 0 {
-		return Token{}, &APIError{Code: int(resp.ErrCode), Msg: redact(resp.ErrMsg), Op: opWeComToken.path}
+	if apiErr := s.c.apiError(opWeComToken.path, &resp.Status); apiErr != nil {
+		return Token{}, apiErr
 	}
 	if resp.AccessToken == "" {
 		return Token{}, &OpError{Op: opWeComToken.path, Err: errors.New("empty access_token in response")}

@@ -150,12 +150,12 @@ func withFlagHint(err error, flags []flagField, args []string) error {
 		return err
 	}
 	for _, f := range flags {
-		if strings.EqualFold(f.path, ve.Field) {
+		if foldKey(f.path) == foldKey(ve.Field) {
 			return &flagHint{err, "set it with --" + f.name}
 		}
 	}
-	for i, p := range args {
-		if strings.EqualFold(p, ve.Field) {
+	for i, p := range args { // a Go name or a wire name (sub_mchid for SubMchID)
+		if foldKey(p) == foldKey(ve.Field) {
 			return &flagHint{err, fmt.Sprintf("give it as argument %d", i+1)}
 		}
 	}

@@ -113,7 +113,7 @@ func fapiaoCmd[Req, Resp any](f *fapiaoCLI, e fapiaoEndpoint[Req, Resp]) *cobra.
 		defer cancel()
 		resp, err := e.call(c, ctx, req)
 		if err != nil {
-			return classifyFapiao(err)
+			return withFlagHint(classifyFapiao(err), nil, e.args)
 		}
 		f.redactSensitive(reflect.ValueOf(resp))
 		return a.print(resp)
@@ -162,10 +162,10 @@ func classifyFapiao(err error) error {
 		return &exitError{code: exitTransport, err: err}
 	}
 	var ve *wxinvoice.ValidationError
-	if errors.As(err, &ve) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.As(err, &ve) || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return &exitError{code: exitTransport, err: err}
+	return &exitError{code: exitTransport, err: err} // a timeout too, as for the card-invoice commands
 }
 
 // redactSensitive adds every decrypted value (phone, email, certificate
@@ -234,7 +234,7 @@ func (f *fapiaoCLI) getClient() (*fapiao.Client, error) {
 		}
 		key, err := fapiao.LoadPrivateKeyFile(keyFile)
 		if err != nil {
-			return nil, usagef("%s: cannot load the merchant private key (PEM)", keyFile)
+			return nil, usagef("%s: cannot load the merchant private key (PEM): %v", keyFile, err)
 		}
 		opts = append(opts, fapiao.WithMerchantKey(serial, key))
 		pubID, pubFile := firstNonEmpty(f.pubKeyID, a.env(envPayPubKeyID)), firstNonEmpty(f.pubKeyFile, a.env(envPayPubKey))
@@ -244,7 +244,7 @@ func (f *fapiaoCLI) getClient() (*fapiao.Client, error) {
 		if pubFile != "" {
 			pub, err := fapiao.LoadPublicKeyFile(pubFile)
 			if err != nil {
-				return nil, usagef("%s: cannot load the WeChat Pay public key (PEM)", pubFile)
+				return nil, usagef("%s: cannot load the WeChat Pay public key (PEM): %v", pubFile, err)
 			}
 			opts = append(opts, fapiao.WithWechatPayPublicKey(pubID, pub))
 		}
@@ -255,7 +255,7 @@ func (f *fapiaoCLI) getClient() (*fapiao.Client, error) {
 		if certFile != "" {
 			cert, err := fapiao.LoadCertificateFile(certFile)
 			if err != nil {
-				return nil, usagef("%s: cannot load the platform certificate (PEM)", certFile)
+				return nil, usagef("%s: cannot load the platform certificate (PEM): %v", certFile, err)
 			}
 			opts = append(opts, fapiao.WithPlatformCertificates([]*x509.Certificate{cert}...))
 		}

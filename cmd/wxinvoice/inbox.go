@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,7 +45,11 @@ func (a *app) inboxCmd() *cobra.Command {
 		}
 		opts, err := redis.ParseURL(u)
 		if err != nil {
-			return nil, nil, usagef("--redis: %v", err)
+			var ue *url.Error // quotes the whole URL, password and all
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return nil, nil, usagef("--redis: %v (redis://[user:password@]host:port/db)", err)
 		}
 		if opts.Password != "" {
 			a.addSecret(opts.Password)

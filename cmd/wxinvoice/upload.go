@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -95,9 +96,6 @@ type uploadRun struct {
 	n     int // files finished
 	sum   uploadSummary
 	first error // the first failure
-	// explicit holds the files named on the command line: one of them that
-	// is not a PDF fails the run (exit 2) instead of being skipped quietly.
-	explicit map[string]bool
 }
 
 func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error {
@@ -106,6 +104,9 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 	}
 	files, explicit, err := collectFiles(args)
 	if err != nil {
+		return err
+	}
+	if err := refuseNamedNonPDFs(explicit); err != nil {
 		return err
 	}
 	done := map[string]bool{}
@@ -126,7 +127,7 @@ func (a *app) upload(ctx context.Context, args []string, o uploadOptions) error 
 		}
 		todo = append(todo, f)
 	}
-	run := &uploadRun{a: a, total: len(todo), explicit: explicit, sum: uploadSummary{
+	run := &uploadRun{a: a, total: len(todo), sum: uploadSummary{
 		Uploaded: []uploadedFile{}, Skipped: []skippedFile{}, Failed: []failedFile{}, AlreadyDone: already,
 	}}
 
@@ -299,16 +300,32 @@ func (r *uploadRun) finish(resultsPath string, files int) error {
 		}
 		return &exitError{code, fmt.Errorf("%d of %d files failed to upload (first: %v); %s to retry only those", len(s.Failed), r.total, r.first, again)}
 	}
+	return nil
+}
+
+// refuseNamedNonPDFs checks, before anything is sent, that every file named
+// on the command line starts with %PDF-: a user who names notes.txt made a
+// mistake (exit 2, nothing sent), while the non-PDFs found in a directory
+// are skipped during the run.
+func refuseNamedNonPDFs(named map[string]bool) error {
 	var refused []string
-	for _, sk := range s.Skipped {
-		if r.explicit[sk.File] {
-			refused = append(refused, sk.File)
+	for f := range named {
+		head := make([]byte, 5)
+		fh, err := os.Open(f)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		n, _ := io.ReadFull(fh, head)
+		fh.Close()
+		if string(head[:n]) != "%PDF-" {
+			refused = append(refused, f)
 		}
 	}
-	if len(refused) > 0 {
-		return usagef("not uploaded, nothing was sent for them: %s named on the command line (not a PDF)", strings.Join(refused, ", "))
+	if len(refused) == 0 {
+		return nil
 	}
-	return nil
+	sort.Strings(refused)
+	return usagef("not a PDF (content does not start with %%PDF-): %s; nothing was sent", strings.Join(refused, ", "))
 }
 
 // linef prints one line to stderr.

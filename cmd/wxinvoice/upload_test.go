@@ -274,8 +274,8 @@ func readResultsRecords(t *testing.T, path string) [][]string {
 }
 
 // TestUploadNamedNonPDF: a file named on the command line that is not a PDF
-// fails the run with exit 2 (nothing sent for it), while the non-PDFs found
-// in a directory are skipped quietly (exit 0).
+// fails the run with exit 2 before anything is sent, as exit 2 promises,
+// while the non-PDFs found in a directory are skipped quietly (exit 0).
 func TestUploadNamedNonPDF(t *testing.T) {
 	t.Parallel()
 	srv := newFake(t)
@@ -286,7 +286,7 @@ func TestUploadNamedNonPDF(t *testing.T) {
 	r := cli(t, env, "", "upload", notes, good)
 	require.Equal(t, exitUsage, r.code, r.stderr)
 	require.Contains(t, r.stderr, notes)
-	require.Equal(t, 1, srv.Calls(setpdf), "the PDF is still uploaded")
+	require.Zero(t, srv.Calls(setpdf), "exit 2: nothing was sent, not even the PDF named beside it")
 
 	r = cli(t, env, "", "upload", dir)
 	requireOK(t, r)
