@@ -36,6 +36,7 @@ import (
 
 	"github.com/go-resty/resty/v2"
 
+	"github.com/wxinvoice/wxinvoice/internal/transport"
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
 
@@ -57,6 +58,10 @@ type Client struct {
 	red     *redactor    // the secrets to blank in errors and logs; shared by a Component's Clients
 	obs     observer     // WithObserver; the zero value observes nothing
 	maxPDF  int64        // the largest PDF UploadPDF sends
+	// netHTTP: hc's transport is net/http's *http.Transport, which is done
+	// with a request body when RoundTrip returns an error, so a JSON body
+	// is handed to it as a plain *bytes.Reader (see send).
+	netHTTP bool
 }
 
 // Option configures a Client in New.
@@ -84,9 +89,16 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = strings
 // WithHTTPClient sets the *http.Client whose transport, timeout and cookie
 // jar requests go through. The Client never modifies hc: it sends through a
 // shallow copy whose CheckRedirect refuses every redirect (see OpError), so
-// hc stays safe to use elsewhere, concurrently. Without it, a client with a
-// dedicated transport (30 s response-header timeout) is used; no global
-// client is touched.
+// hc stays safe to use elsewhere, concurrently.
+//
+// Without it, the Client has a transport of its own (no global client is
+// touched) that bounds a hung server: a call whose connection makes no
+// progress for 30 s (WeChat accepts no byte of the request, or sends no
+// byte of the answer) fails, with ErrOutcomeUnknown for a write. It speaks
+// HTTP/1.1, so that the bound applies to each call alone, and costs no
+// timer per call. A ctx deadline bounds a call's total time. A client given
+// here is bounded by its own settings only: give it a Timeout, a
+// Transport.ResponseHeaderTimeout, or calls a ctx deadline.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRestyClient makes requests go through rc's *http.Client, with the
@@ -208,6 +220,11 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 		hc = newDefaultHTTPClient()
 	}
 	c.hc = noRedirects(hc)
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	_, c.netHTTP = rt.(*http.Transport)
 	if cfg.retry != nil {
 		c.retry = cfg.retry.WithDefaults()
 	} else {
@@ -230,21 +247,12 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// newDefaultHTTPClient returns the client used without WithHTTPClient: a
-// dedicated transport (a clone of http.DefaultTransport when it is an
-// *http.Transport) with a 30 s response-header timeout and 64 idle
+// newDefaultHTTPClient returns the client used without WithHTTPClient:
+// net/http's transport with the stall bound of internal/transport (a call
+// whose connection makes no progress for 30 s fails), HTTP/1.1, and 64 idle
 // connections per host.
 func newDefaultHTTPClient() *http.Client {
-	var tr *http.Transport
-	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
-		tr = dt.Clone()
-	} else {
-		tr = &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
-			IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
-	}
-	tr.ResponseHeaderTimeout = 30 * time.Second
-	tr.MaxIdleConnsPerHost = 64
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: transport.New()}
 }
 
 // noRedirects returns a shallow copy of hc that never follows a redirect:
@@ -308,10 +316,21 @@ type jsonBody struct {
 	b     []byte
 	first bytes.Reader // the first attempt's reader, allocated with the body
 	used  bool
+	// readers are the current attempt's readers when net/http's Transport
+	// sends it (send): the one in req.Body and those GetBody handed out
+	// for the transport's own replays on a connection that went stale.
+	readers []*bytes.Reader
+	one     [1]*bytes.Reader // readers' backing array for the common case
 }
 
-// bufPool holds the buffers responses are read into (decoding copies out).
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// answerBuf is what a response is read into: pooled, since decoding
+// copies out what it keeps.
+type answerBuf struct {
+	bytes.Buffer
+	lr io.LimitedReader
+}
+
+var answerPool = sync.Pool{New: func() any { return new(answerBuf) }}
 
 func marshalJSON(v any) (*jsonBody, error) {
 	b, err := json.Marshal(v)
@@ -330,6 +349,25 @@ func (j *jsonBody) open() (io.Reader, int64, error) {
 	return bytes.NewReader(j.b), int64(len(j.b)), nil
 }
 
+// getBody is the GetBody of a request sent by net/http's Transport, which
+// calls it in the goroutine of RoundTrip, before RoundTrip returns.
+func (j *jsonBody) getBody() (io.ReadCloser, error) {
+	r := bytes.NewReader(j.b)
+	j.readers = append(j.readers, r)
+	return io.NopCloser(r), nil
+}
+
+// read reports whether the transport read from any of the current
+// attempt's readers. It is called after RoundTrip returned.
+func (j *jsonBody) read() bool {
+	for _, r := range j.readers {
+		if r.Len() < len(j.b) {
+			return true
+		}
+	}
+	return false
+}
+
 func (j *jsonBody) contentType() string { return "application/json" }
 
 // postJSON sends v as the JSON body of op and decodes the answer into a new T.
@@ -337,19 +375,25 @@ func postJSON[T any, PT interface {
 	*T
 	wire.Enveloped
 }](ctx context.Context, c *Client, op *operation, v any) (*T, error) {
-	body, err := marshalJSON(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, &OpError{Op: op.path, Err: fmt.Errorf("encode request: %w", err)}
 	}
-	return do[T, PT](ctx, c, op, body)
+	x := new(struct { // one allocation for the answer and the body
+		out  T
+		body jsonBody
+	})
+	x.body.b = b
+	return do[T, PT](ctx, c, op, &x.body, &x.out)
 }
 
-// do is the one request path: token, send, decode, errcode, token replay,
-// retries. body may be nil for a GET. Every error it returns is redacted.
+// do is the one request path: token, send, decode into out, errcode, token
+// replay, retries. body may be nil for a GET. Every error it returns is
+// redacted.
 func do[T any, PT interface {
 	*T
 	wire.Enveloped
-}](ctx context.Context, c *Client, op *operation, body requestBody) (_ *T, err error) {
+}](ctx context.Context, c *Client, op *operation, body requestBody, out PT) (_ *T, err error) {
 	if c.obs.enabled() {
 		start, attempts := time.Now(), 0
 		ctx = c.obs.startCall(ctx, op.path)
@@ -363,7 +407,8 @@ func do[T any, PT interface {
 			return nil, &OpError{Op: op.path, Err: fmt.Errorf("access token: %w", c.red.error(err))}
 		}
 		c.red.add(tok.Value)
-		out := PT(new(T))
+		var zero T
+		*out = zero // an earlier attempt's answer
 		began := time.Now()
 		err = c.roundTrip(ctx, op, c.endpoint(op, tok.Value), body, out)
 		if err == nil {
@@ -513,10 +558,11 @@ func (c *Client) roundTrip(ctx context.Context, op *operation, u string, body re
 		}
 		return &OpError{Op: op.path, Err: se}
 	}
-	buf := bufPool.Get().(*bytes.Buffer)
+	buf := answerPool.Get().(*answerBuf)
 	buf.Reset()
-	defer bufPool.Put(buf)
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, maxAnswerBytes)); err != nil {
+	buf.lr = io.LimitedReader{R: resp.Body, N: maxAnswerBytes}
+	defer func() { buf.lr.R = nil; answerPool.Put(buf) }()
+	if _, err := buf.ReadFrom(&buf.lr); err != nil {
 		return c.opError(ctx, op, &transportError{err: err, sent: true})
 	}
 	if err := json.Unmarshal(buf.Bytes(), out); err != nil {
@@ -569,7 +615,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 //
 // Whether a failed request may have reached WeChat is read from what the
 // transport did with the request body (see sendState), not guessed from the
-// error.
+// error. Through net/http's own *http.Transport, a JSON body goes as a
+// plain *bytes.Reader, which net/http writes with the headers in one
+// write, and what was read is seen from the readers' positions once
+// RoundTrip returned: that transport is done with the body by then (net/http
+// relies on it itself to decide whether a request can be replayed). Any
+// other RoundTripper may still read after returning, so there the body is
+// wrapped in a trackedBody.
 func (c *Client) send(ctx context.Context, op *operation, u string, body requestBody) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &transportError{err: err} // nothing was sent
@@ -578,11 +630,22 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 	if method == "" {
 		method = http.MethodPost
 	}
-	var st *sendState
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return nil, &transportError{err: err, local: true}
 	}
+	if jb, ok := body.(*jsonBody); ok && c.netHTTP {
+		r, n, _ := jb.open()
+		jb.readers = append(jb.one[:0], r.(*bytes.Reader))
+		req.Body, req.ContentLength, req.GetBody = io.NopCloser(r), n, jb.getBody
+		req.Header["Content-Type"] = jsonContentType
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			return nil, classify(err, jb.read(), false, true)
+		}
+		return resp, nil
+	}
+	var st *sendState
 	if body != nil {
 		r, n, err := body.open()
 		if err != nil {
@@ -604,10 +667,17 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, classify(err, st)
+		if st == nil {
+			return nil, classify(err, false, false, false)
+		}
+		return nil, classify(err, st.read.Load(), st.bodyErr.Load(), true)
 	}
 	return resp, nil
 }
+
+// jsonContentType is the Content-Type of a JSON request, shared by every
+// request handed to net/http's Transport, which only reads header values.
+var jsonContentType = []string{"application/json"}
 
 // sendState records what the transport did with one request's body. Every
 // request that can change state on WeChat has a body (all writes are POSTs
@@ -659,13 +729,15 @@ func (b *trackedBody) Close() error {
 }
 
 // classify tells whether a failed request may have reached WeChat (see
-// sendState); st is nil for a request without a body.
-func classify(err error, st *sendState) *transportError {
+// sendState) from what the transport did with its body: read is whether it
+// read from the body, bodyErr whether reading failed, hasBody whether the
+// request had one.
+func classify(err error, read, bodyErr, hasBody bool) *transportError {
 	switch {
-	case st == nil:
-	case st.bodyErr.Load():
+	case !hasBody:
+	case bodyErr:
 		return &transportError{err: err, local: true}
-	case st.read.Load():
+	case read:
 		return &transportError{err: err, sent: true}
 	default:
 		return &transportError{err: err}

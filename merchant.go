@@ -30,7 +30,7 @@ type ticketSource struct{ c *Client }
 
 func (s *ticketSource) Token(ctx context.Context) (Token, error) {
 	start := time.Now()
-	resp, err := do[wire.TicketResponse](ctx, s.c, opGetTicket, nil)
+	resp, err := do[wire.TicketResponse](ctx, s.c, opGetTicket, nil, new(wire.TicketResponse))
 	if err != nil {
 		return Token{}, err
 	}

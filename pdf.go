@@ -73,7 +73,7 @@ func (c *Client) UploadPDF(ctx context.Context, filename string, pdf io.Reader) 
 		return nil, err
 	}
 	defer body.close()
-	resp, err := do[wire.SetPDFResponse](ctx, c, opSetPDF, body)
+	resp, err := do[wire.SetPDFResponse](ctx, c, opSetPDF, body, new(wire.SetPDFResponse))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wxinvoice/wxinvoice/internal/transport"
 	"github.com/wxinvoice/wxinvoice/internal/wire"
 )
 
@@ -90,7 +91,7 @@ func callOp(ctx context.Context, c *Client, op *operation) error {
 		}
 		body = jb
 	}
-	_, err := do[wire.Empty](ctx, c, op, body)
+	_, err := do[wire.Empty](ctx, c, op, body, new(wire.Empty))
 	return err
 }
 
@@ -518,4 +519,92 @@ func TestStatusSnippetKeepsUTF8(t *testing.T) {
 	_, err := staticClient(t, srv.URL, 1).DecryptCode(bg, "e")
 	require.ErrorContains(t, err, "HTTP 502: xy网关错误")
 	require.True(t, utf8.ValidString(err.Error()), err.Error())
+}
+
+// rtFunc is a RoundTripper other than net/http's: the Client wraps bodies
+// it sends in a trackedBody.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Whether a write may have reached WeChat is told apart the same way
+// through net/http's Transport (a plain *bytes.Reader body, its position
+// read once RoundTrip returned) and through any other RoundTripper (a
+// trackedBody): a server that hangs up after reading the whole request
+// leaves the write unknown, sent once; a refused connection is not
+// unknown, and is retried.
+func TestSentOrNotThroughAnyRoundTripper(t *testing.T) {
+	t.Parallel()
+	for name, wrap := range map[string]func(http.RoundTripper) http.RoundTripper{
+		"net/http":      func(rt http.RoundTripper) http.RoundTripper { return rt },
+		"other wrapper": func(rt http.RoundTripper) http.RoundTripper { return rtFunc(rt.RoundTrip) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var read atomic.Int32
+			hangUp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if _, err := io.Copy(io.Discard, r.Body); err == nil {
+					read.Add(1)
+				}
+				conn, _, err := w.(http.Hijacker).Hijack()
+				if err == nil {
+					conn.Close()
+				}
+			}))
+			defer hangUp.Close()
+			c := staticClient(t, hangUp.URL, 3, WithHTTPClient(&http.Client{Transport: wrap(transport.New())}))
+			require.Equal(t, name == "net/http", c.netHTTP)
+			_, err := c.InsertInvoice(bg, sampleInsert())
+			require.ErrorIs(t, err, ErrOutcomeUnknown)
+			require.EqualValues(t, 1, read.Load(), "sent once, never replayed")
+
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			refused := "http://" + ln.Addr().String()
+			require.NoError(t, ln.Close())
+			var dials atomic.Int32
+			tr := transport.New()
+			dial := tr.DialContext
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				dials.Add(1)
+				return dial(ctx, network, addr)
+			}
+			c = staticClient(t, refused, 3, WithHTTPClient(&http.Client{Transport: wrap(tr)}))
+			_, err = c.InsertInvoice(bg, sampleInsert())
+			require.Error(t, err)
+			require.NotErrorIs(t, err, ErrOutcomeUnknown)
+			require.EqualValues(t, 3, dials.Load(), "never sent, so retried under the policy")
+		})
+	}
+}
+
+// The readers net/http's replays take through GetBody count: a body read
+// only by a replay was sent.
+func TestJSONBodyReadByReplay(t *testing.T) {
+	t.Parallel()
+	jb, err := marshalJSON(map[string]int{"a": 1})
+	require.NoError(t, err)
+	r, _, _ := jb.open()
+	jb.readers = append(jb.one[:0], r.(*bytes.Reader))
+	require.False(t, jb.read())
+	rc, err := jb.getBody()
+	require.NoError(t, err)
+	require.False(t, jb.read())
+	_, _ = rc.Read(make([]byte, 2))
+	require.True(t, jb.read())
+}
+
+// Without WithHTTPClient, calls go through internal/transport's stall-bounded
+// HTTP/1.1 transport (a hung server fails a call after 30 s of silence).
+func TestDefaultTransportIsStallBounded(t *testing.T) {
+	t.Parallel()
+	c, err := New(testAppID, "s")
+	require.NoError(t, err)
+	tr, ok := c.hc.Transport.(*http.Transport)
+	require.True(t, ok)
+	require.True(t, c.netHTTP)
+	require.NotNil(t, tr.DialContext)
+	require.True(t, tr.Protocols.HTTP1())
+	require.False(t, tr.Protocols.HTTP2())
+	require.Equal(t, transport.IdleTimeout, tr.IdleConnTimeout)
 }

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/wxinvoice/wxinvoice"
+	"github.com/wxinvoice/wxinvoice/internal/transport"
 )
 
 // DefaultBaseURL is the main WeChat Pay API host; the backup host is
@@ -98,6 +99,11 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = u } }
 
 // WithHTTPClient sets the HTTP client. The client is copied, never modified:
 // the copy does not follow redirects (a redirected answer is an error).
+// Without it, the Client has a transport of its own that fails a call whose
+// connection makes no progress for 30 s (WeChat Pay accepts no byte of the
+// request, or sends no byte of the answer), over HTTP/1.1 so that the bound
+// applies to each call alone; a ctx deadline bounds a call's total time. A
+// client given here is bounded by its own settings only.
 func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.hc = hc } }
 
 // WithRetryPolicy replaces the default retry policy for reads (3 attempts,
@@ -192,9 +198,7 @@ func New(mchID string, opts ...Option) (*Client, error) {
 		hc := *cfg.hc
 		c.hc = &hc
 	} else {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.ResponseHeaderTimeout = 30 * time.Second
-		c.hc = &http.Client{Transport: tr}
+		c.hc = &http.Client{Transport: transport.New()}
 	}
 	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
