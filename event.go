@@ -323,16 +323,72 @@ type pushQuery struct {
 	signature, timestamp, nonce, echostr, encryptType, msgSignature string
 }
 
+// param returns the field of parameter key, and its bit in parseQuery's
+// record of the parameters read, or nil for a parameter the handler ignores.
+func (q *pushQuery) param(key string) (*string, uint8) {
+	switch key {
+	case "signature":
+		return &q.signature, 1 << 0
+	case "timestamp":
+		return &q.timestamp, 1 << 1
+	case "nonce":
+		return &q.nonce, 1 << 2
+	case "echostr":
+		return &q.echostr, 1 << 3
+	case "encrypt_type":
+		return &q.encryptType, 1 << 4
+	case "msg_signature":
+		return &q.msgSignature, 1 << 5
+	}
+	return nil, 0
+}
+
+// maxQueryParams is the number of parameters up to which parseQuery reads a
+// query itself; a longer query goes through url.ParseQuery, whose limit on
+// the number of parameters (GODEBUG urlmaxqueryparams) applies to it.
+const maxQueryParams = 16
+
 // parseQuery reads the parameters the handler needs from a raw query. The
 // first occurrence of a key wins, even when empty (url.Values.Get). It
-// reports false for a query url.ParseQuery refuses.
+// reports false for a query url.ParseQuery refuses: a semicolon in a
+// parameter, a key or value that url.QueryUnescape refuses (ignored
+// parameters included), or more parameters than url.ParseQuery's limit.
+// Without building url.Values, it allocates only for an escaped key or
+// value.
 func parseQuery(raw string, q *pushQuery) bool {
-	v, err := url.ParseQuery(raw)
-	if err != nil {
-		return false
+	*q = pushQuery{}
+	if strings.Count(raw, "&") >= maxQueryParams {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return false
+		}
+		*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
+			echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
+		return true
 	}
-	*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
-		echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
+	var read uint8
+	for raw != "" {
+		var param string
+		param, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(param, ";") {
+			return false
+		}
+		if param == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(param, "=")
+		key, err := url.QueryUnescape(key)
+		if err != nil {
+			return false
+		}
+		value, err = url.QueryUnescape(value)
+		if err != nil {
+			return false
+		}
+		if p, bit := q.param(key); p != nil && read&bit == 0 {
+			*p, read = value, read|bit
+		}
+	}
 	return true
 }
 
