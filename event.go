@@ -1,6 +1,7 @@
 package wxinvoice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -605,7 +606,7 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 		h.refuseUnread(w, r, http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -657,6 +658,19 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 		return
 	}
 	h.dispatch(w, r, &f, msg, true)
+}
+
+// readBody reads body to its end, as io.ReadAll. A body of announced length
+// (which receive bounds by MaxBodyBytes first) is read into one buffer of
+// that length (and bytes.MinRead more, to see the end), not grown from 512
+// bytes.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if length > 0 {
+		buf.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 // decrypt opens enc with every key (current first) before deciding, so that

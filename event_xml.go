@@ -114,45 +114,19 @@ func (f *pushFields) field(name string) (*string, uint) {
 }
 
 // parsePush reads doc, a complete push document, into f.
-func parsePush(doc string, f *pushFields) error {
-	var seen uint32 // bit i: the field of index i was read
-	return decodeFieldsFunc(doc, func(name string) (*string, bool) {
-		p, i := f.field(name)
-		if p == nil {
-			return nil, false
-		}
-		if seen&(1<<i) != 0 {
-			return nil, true
-		}
-		seen |= 1 << i
-		return p, false
-	})
-}
+func parsePush(doc string, f *pushFields) error { return decodeFieldsInto(doc, f, nil) }
 
-// decodeFields is decodeFieldsFunc with the fields in a map from element
-// name to the string it fills; it sets the entry of each known element it
-// reads to nil, to tell a duplicate.
+// decodeFields reads doc, a complete push document, into the strings fields
+// maps element names to, as decodeFieldsInto; it sets the entry of each known
+// element it reads to nil, to tell a duplicate.
 func decodeFields(doc string, fields map[string]*string) error {
-	return decodeFieldsFunc(doc, func(name string) (*string, bool) {
-		p, known := fields[name]
-		if known && p == nil {
-			return nil, true
-		}
-		if known {
-			fields[name] = nil
-		}
-		return p, false
-	})
+	return decodeFieldsInto(doc, nil, fields)
 }
 
-// fieldFunc tells decodeFieldsFunc where the value of the top-level element
-// name goes: dst nil for an element the caller does not read, dup true for a
-// known element read before.
-type fieldFunc func(name string) (dst *string, dup bool)
-
-// decodeFieldsFunc reads doc, a complete push document, and stores the value
-// of each top-level element into the string field(name) returns; elements it
-// returns nil for are skipped, and a duplicate is refused. A value is the
+// decodeFieldsInto reads doc, a complete push document, and stores the value
+// of each top-level element it knows into its field: the fields of pf
+// (pushFields.field) when pf is not nil, the strings of fields otherwise.
+// Other elements are skipped; a known element may appear once. A value is the
 // element's own character data (text and CDATA, not that of nested
 // elements), with the whitespace outside CDATA sections at both of its ends
 // removed: "<A> <![CDATA[ x ]]> </A>" is " x ", "<A> 12 </A>" is "12". A
@@ -161,10 +135,10 @@ type fieldFunc func(name string) (dst *string, dup bool)
 //
 // A document without the text "xmlns" declares no namespace, and then Token
 // would return the tokens of RawToken unchanged: it is read with RawToken,
-// and decodeFieldsFunc checks that each end element closes the open element
+// and decodeFieldsInto checks that each end element closes the open element
 // of the same name and that no element is open at the end, as Token does.
 // Any other document is read with Token.
-func decodeFieldsFunc(doc string, field fieldFunc) error {
+func decodeFieldsInto(doc string, pf *pushFields, fields map[string]*string) error {
 	doc = strings.TrimPrefix(doc, "\ufeff")
 	d := xml.NewDecoder(strings.NewReader(doc)) // Strict, no entities beyond XML's five
 	raw := !strings.Contains(doc, "xmlns")
@@ -177,8 +151,9 @@ func decodeFieldsFunc(doc string, field fieldFunc) error {
 		val     = stack[:0] // the value read so far, unless inDoc
 		inDoc   bool        // the value read so far is doc[lo:hi]
 		lo, hi  int
-		started bool // the value has a CDATA section or non-space text
-		keep    int  // the length of the value up to the end of its last CDATA section
+		started bool   // the value has a CDATA section or non-space text
+		keep    int    // the length of the value up to the end of its last CDATA section
+		seen    uint32 // with pf, bit i: the field of index i was read
 	)
 	for {
 		off := int(d.InputOffset())
@@ -209,9 +184,23 @@ func decodeFieldsFunc(doc string, field fieldFunc) error {
 				}
 				root = true
 			case depth == 1:
-				p, dup := field(t.Name.Local)
-				if dup {
-					return errXMLDuplicate
+				var p *string
+				if pf != nil {
+					var i uint
+					if p, i = pf.field(t.Name.Local); p != nil {
+						if seen&(1<<i) != 0 {
+							return errXMLDuplicate
+						}
+						seen |= 1 << i
+					}
+				} else {
+					var known bool
+					if p, known = fields[t.Name.Local]; known {
+						if p == nil {
+							return errXMLDuplicate
+						}
+						fields[t.Name.Local] = nil
+					}
 				}
 				dst, val, inDoc, started, keep = p, val[:0], false, false, 0
 			case depth >= 2+maxXMLDepth:

@@ -242,9 +242,9 @@ func FuzzEventParsePushReference(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc string) { requireSameParse(t, doc) })
 }
 
-// The reference reader below is decodeFieldsFunc's specification: the
+// The reference reader below is decodeFieldsInto's specification: the
 // straightforward reading of a push with Token, a map of the known fields and
-// a copy of every value. decodeFieldsFunc must accept and refuse exactly the
+// a copy of every value. decodeFieldsInto must accept and refuse exactly the
 // same documents, with the same error, and read the same values
 // (TestEventParsePushMatchesReference, FuzzEventParsePushReference).
 
