@@ -12,11 +12,11 @@ import (
 // (<xml><Name>value</Name>...</xml>) with encoding/xml's tokenizer in strict
 // mode, which checks well-formedness, UTF-8, the characters XML allows and
 // entity references (only the predefined ones and character references; no
-// CharsetReader, so only UTF-8 documents). On top of it, decodeFields refuses
-// what a push never contains: DTDs and other <!...> directives, namespaces,
-// text or CDATA directly under the root, a root other than a bare <xml>, an
-// XML declaration anywhere but the prolog, duplicate known fields and deep
-// nesting.
+// CharsetReader, so only UTF-8 documents). On top of it, decodeFieldsInto
+// refuses what a push never contains: DTDs and other <!...> directives,
+// namespaces, text or CDATA directly under the root, a root other than a bare
+// <xml>, an XML declaration anywhere but the prolog, duplicate known fields
+// and deep nesting.
 
 var (
 	errXMLMalformed = errors.New("malformed XML")
