@@ -345,17 +345,18 @@ func (q *pushQuery) param(key string) (*string, uint8) {
 }
 
 // maxQueryParams is the number of parameters up to which parseQuery reads a
-// query itself; a longer query goes through url.ParseQuery, whose limit on
-// the number of parameters (GODEBUG urlmaxqueryparams) applies to it.
+// query itself; a longer query goes through url.ParseQuery.
 const maxQueryParams = 16
 
 // parseQuery reads the parameters the handler needs from a raw query. The
 // first occurrence of a key wins, even when empty (url.Values.Get). It
 // reports false for a query url.ParseQuery refuses: a semicolon in a
 // parameter, a key or value that url.QueryUnescape refuses (ignored
-// parameters included), or more parameters than url.ParseQuery's limit.
-// Without building url.Values, it allocates only for an escaped key or
-// value.
+// parameters included), or, for a query of more than maxQueryParams
+// parameters, more than url.ParseQuery's limit (10000 unless GODEBUG
+// urlmaxqueryparams sets another; a limit set below maxQueryParams+1 is not
+// applied to shorter queries). Up to maxQueryParams parameters, it builds no
+// url.Values and allocates only for an escaped key or value.
 func parseQuery(raw string, q *pushQuery) bool {
 	*q = pushQuery{}
 	if strings.Count(raw, "&") >= maxQueryParams {
