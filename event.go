@@ -1,6 +1,7 @@
 package wxinvoice
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -323,16 +324,73 @@ type pushQuery struct {
 	signature, timestamp, nonce, echostr, encryptType, msgSignature string
 }
 
+// param returns the field of parameter key, and its bit in parseQuery's
+// record of the parameters read, or nil for a parameter the handler ignores.
+func (q *pushQuery) param(key string) (*string, uint8) {
+	switch key {
+	case "signature":
+		return &q.signature, 1 << 0
+	case "timestamp":
+		return &q.timestamp, 1 << 1
+	case "nonce":
+		return &q.nonce, 1 << 2
+	case "echostr":
+		return &q.echostr, 1 << 3
+	case "encrypt_type":
+		return &q.encryptType, 1 << 4
+	case "msg_signature":
+		return &q.msgSignature, 1 << 5
+	}
+	return nil, 0
+}
+
+// maxQueryParams is the number of parameters up to which parseQuery reads a
+// query itself; a longer query goes through url.ParseQuery.
+const maxQueryParams = 16
+
 // parseQuery reads the parameters the handler needs from a raw query. The
 // first occurrence of a key wins, even when empty (url.Values.Get). It
-// reports false for a query url.ParseQuery refuses.
+// reports false for a query url.ParseQuery refuses: a semicolon in a
+// parameter, a key or value that url.QueryUnescape refuses (ignored
+// parameters included), or, for a query of more than maxQueryParams
+// parameters, more than url.ParseQuery's limit (10000 unless GODEBUG
+// urlmaxqueryparams sets another; a limit set below maxQueryParams+1 is not
+// applied to shorter queries). Up to maxQueryParams parameters, it builds no
+// url.Values and allocates only for an escaped key or value.
 func parseQuery(raw string, q *pushQuery) bool {
-	v, err := url.ParseQuery(raw)
-	if err != nil {
-		return false
+	*q = pushQuery{}
+	if strings.Count(raw, "&") >= maxQueryParams {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return false
+		}
+		*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
+			echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
+		return true
 	}
-	*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
-		echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
+	var read uint8
+	for raw != "" {
+		var param string
+		param, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(param, ";") {
+			return false
+		}
+		if param == "" {
+			continue
+		}
+		key, value, _ := strings.Cut(param, "=")
+		key, err := url.QueryUnescape(key)
+		if err != nil {
+			return false
+		}
+		value, err = url.QueryUnescape(value)
+		if err != nil {
+			return false
+		}
+		if p, bit := q.param(key); p != nil && read&bit == 0 {
+			*p, read = value, read|bit
+		}
+	}
 	return true
 }
 
@@ -549,7 +607,7 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 		h.refuseUnread(w, r, http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := readBody(http.MaxBytesReader(w, r.Body, h.maxBody), r.ContentLength)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -601,6 +659,19 @@ func (h *EventHandler) receive(w http.ResponseWriter, r *http.Request, q *pushQu
 		return
 	}
 	h.dispatch(w, r, &f, msg, true)
+}
+
+// readBody reads body to its end, as io.ReadAll. A body of announced length
+// (which receive bounds by MaxBodyBytes first) is read into one buffer of
+// that length (and bytes.MinRead more, to see the end), not grown from 512
+// bytes.
+func readBody(body io.Reader, length int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if length > 0 {
+		buf.Grow(int(length) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 // decrypt opens enc with every key (current first) before deciding, so that

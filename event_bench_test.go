@@ -91,3 +91,32 @@ func BenchmarkEventHandlerEncrypted(b *testing.B) {
 func BenchmarkEventHandlerPlaintext(b *testing.B) {
 	benchPush(b, PushConfig{Token: vecToken}, EventConfig{})
 }
+
+// BenchmarkEventParsePush is the XML reader alone on a plaintext
+// update_invoice_status push.
+func BenchmarkEventParsePush(b *testing.B) {
+	doc := string(InvoiceStatusEventXML(&InvoiceStatusEvent{ToUserName: "gh_9e1765b5568e", FromUserName: "ojZ8Ytz4lESgdWZ34L_R1TvB2Kds",
+		CreateTime: time.Unix(1700000000, 0), Status: ReimburseLock, CardID: "pjZ8Yt7Um2jYxzneP8GomnxoVFWo", Code: "186921658591"}))
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var f pushFields
+		if err := parsePush(doc, &f); err != nil || f.Code != "186921658591" {
+			b.Fatal(err, f.Code)
+		}
+	}
+}
+
+// BenchmarkEventParseQuery is the query reader alone on a safe-mode push's
+// query.
+func BenchmarkEventParseQuery(b *testing.B) {
+	raw := "signature=8c6a5b5f8e4c2a1d0f9e8d7c6b5a49382716a5b4&timestamp=1700000000&nonce=1234567890" +
+		"&openid=ojZ8Ytz4lESgdWZ34L_R1TvB2Kds&encrypt_type=aes&msg_signature=0123456789abcdef0123456789abcdef01234567"
+	b.ReportAllocs()
+	for b.Loop() {
+		var q pushQuery
+		if !parseQuery(raw, &q) || q.encryptType != "aes" {
+			b.Fatal(q)
+		}
+	}
+}

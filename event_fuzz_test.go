@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -291,4 +292,81 @@ func FuzzEventParsePush(f *testing.F) {
 			}
 		}
 	})
+}
+
+// refParseQuery is parseQuery's specification: url.ParseQuery, then
+// url.Values.Get for each parameter.
+func refParseQuery(raw string, q *pushQuery) bool {
+	v, err := url.ParseQuery(raw)
+	if err != nil {
+		return false
+	}
+	*q = pushQuery{signature: v.Get("signature"), timestamp: v.Get("timestamp"), nonce: v.Get("nonce"),
+		echostr: v.Get("echostr"), encryptType: v.Get("encrypt_type"), msgSignature: v.Get("msg_signature")}
+	return true
+}
+
+// queryCases are raw queries for TestParseQueryMatchesReference and seeds of
+// FuzzParseQuery.
+var queryCases = []string{
+	"",
+	"&",
+	"&&signature=a&&",
+	"=",
+	"=x",
+	"=%zz",
+	"%zz=1",
+	"a",
+	"signature",
+	"signature=",
+	"signature=a=b",
+	"signature=a&signature=b",
+	"signature=&signature=b",
+	"sign%61ture=a&signature=b",
+	"signature=a%2Bb+c%20d",
+	"signature=%zz",
+	"signature=%",
+	"signature=%4",
+	"signature=%e4%b8%ad",
+	"x=%zz&signature=a",
+	"signature=a&x=%zz",
+	"a;b=1&signature=a",
+	"signature=a;b",
+	"signature=a%3Bb",
+	"Signature=a&SIGNATURE=b",
+	"signature=s&timestamp=1&nonce=2&echostr=e&encrypt_type=aes&msg_signature=m&openid=o",
+	"timestamp=1&timestamp=2&nonce=&nonce=3&encrypt_type=raw&encrypt_type=aes&msg_signature=&msg_signature=m&echostr=%26",
+	strings.Repeat("a=1&", maxQueryParams-1) + "signature=x",
+	strings.Repeat("a=1&", maxQueryParams) + "signature=x",
+	strings.Repeat("a=1&", maxQueryParams) + "signature=%zz",
+	strings.Repeat("a=1&", maxQueryParams) + "signature=x;",
+	strings.Repeat("&", 9999) + "signature=x",
+	strings.Repeat("&", 10000) + "signature=x",
+}
+
+// The handler reads the query as url.ParseQuery and url.Values.Get would:
+// the same refusals, the first occurrence of a parameter (even empty), keys
+// and values unescaped.
+func TestParseQueryMatchesReference(t *testing.T) {
+	t.Parallel()
+	for _, raw := range queryCases {
+		requireSameQuery(t, raw)
+	}
+}
+
+func requireSameQuery(t *testing.T, raw string) {
+	t.Helper()
+	var got, want pushQuery
+	gotOK, wantOK := parseQuery(raw, &got), refParseQuery(raw, &want)
+	if gotOK != wantOK || (wantOK && got != want) {
+		t.Fatalf("parseQuery(%.200q) = %v, %+v; url.ParseQuery reads %v, %+v", raw, gotOK, got, wantOK, want)
+	}
+}
+
+// FuzzParseQuery checks parseQuery against url.ParseQuery on any query.
+func FuzzParseQuery(f *testing.F) {
+	for _, raw := range queryCases {
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw string) { requireSameQuery(t, raw) })
 }

@@ -1430,3 +1430,19 @@ func TestEventUnauthenticatedSlowBodyOverHTTP(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF, "the server closes the connection rather than wait for the body")
 	require.Zero(t, c.total())
 }
+
+// readBody reads the whole body whatever length is announced (unknown, zero,
+// short, long), and reports the limit of http.MaxBytesReader.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("<xml>x</xml>", 100)
+	for _, n := range []int64{-1, 0, 1, int64(len(body)) - 10, int64(len(body)), int64(len(body)) + 100} {
+		got, err := readBody(strings.NewReader(body), n)
+		require.NoError(t, err, n)
+		require.Equal(t, body, string(got), n)
+	}
+	rec := httptest.NewRecorder()
+	_, err := readBody(http.MaxBytesReader(rec, io.NopCloser(strings.NewReader(body)), 100), int64(len(body)))
+	var tooLarge *http.MaxBytesError
+	require.ErrorAs(t, err, &tooLarge)
+}
