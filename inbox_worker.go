@@ -114,16 +114,19 @@ type InboxWorker struct {
 // Each entry is delivered at least once: each loop of the worker (one per
 // Concurrency) takes over entries other workers held longer than
 // VisibilityTimeout (Inbox.Claim) and reads new ones (Inbox.Read). A loop
-// claims at start, then again a quarter of VisibilityTimeout after a Claim
-// that found nothing, and back to back while Claims return entries; it reads
-// otherwise. So it makes one Claim per quarter of VisibilityTimeout, not one
-// per entry, and an entry whose worker died (or stopped heartbeating) is
-// taken over within VisibilityTimeout plus a quarter of it after its last
-// delivery or heartbeat, plus the PollInterval-long Read or the callback the
-// claiming loop is in at that moment. A callback that fails is retried after Backoff while the
-// worker holds the entry; after MaxAttempts deliveries it is moved to the
-// dead letters with the last error, and logged. An entry whose payload does
-// not decode is dead-lettered at once.
+// claims at start, then a quarter of VisibilityTimeout after each Claim that
+// found nothing, and back to back while Claims return entries; it reads
+// otherwise. So a loop makes at most one Claim that finds nothing per
+// quarter of VisibilityTimeout, not one per entry, and an entry whose worker
+// died (or stopped heartbeating) is taken over within VisibilityTimeout plus
+// a quarter of it after its last delivery or heartbeat, plus whatever the
+// claiming loop is doing at that moment (a Read of up to PollInterval, or a
+// callback).
+//
+// A callback that fails is retried after Backoff while the worker holds the
+// entry; after MaxAttempts deliveries it is moved to the dead letters with
+// the last error, and logged. An entry whose payload does not decode is
+// dead-lettered at once.
 func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 	if inbox == nil {
 		return nil, &ValidationError{Field: "inbox", Reason: "required"}
