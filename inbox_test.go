@@ -369,6 +369,40 @@ func BenchmarkInboxMemory(b *testing.B) {
 	benchInbox(b, NewMemoryInbox(b.N+1))
 }
 
+// BenchmarkInboxMemoryDrain reports entries per second a worker
+// (Concurrency 4) takes from a memory inbox that holds b.N entries when the
+// timer starts: the consumer side alone, without the push handler.
+func BenchmarkInboxMemoryDrain(b *testing.B) {
+	inbox := NewMemoryInbox(b.N + 1)
+	payload := InvoiceStatusEventXML(statusEvent("1"))
+	for i := range b.N {
+		if err := inbox.Append(context.Background(), Envelope{Kind: EventUpdateInvoiceStatus, Key: strconv.Itoa(i), Payload: payload}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	n := int64(b.N)
+	w, err := NewInboxWorker(inbox, WorkerConfig{OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
+		if delivered.Add(1) == n {
+			close(all)
+		}
+		return nil
+	}, Concurrency: 4, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	b.ResetTimer()
+	start := time.Now()
+	go func() { _ = w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-all
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+}
+
 // benchInbox pushes b.N distinct safe-mode pushes through an EventHandler
 // into inbox (4 concurrent senders) while a worker (Concurrency 4) delivers
 // them, and reports pushes per second from the first push to the last

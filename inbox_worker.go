@@ -70,8 +70,9 @@ type WorkerConfig struct {
 	Backoff func(attempt int) time.Duration
 	// VisibilityTimeout is how long an entry held by a worker that stopped
 	// heartbeating (it died, or its Inbox calls fail) stays with it before
-	// another worker takes it over. The holder heartbeats every third of
-	// it while a callback runs and while it waits to retry. Zero or
+	// another worker takes it over; workers look for such entries every
+	// quarter of it (see NewInboxWorker). The holder heartbeats every third
+	// of it while a callback runs and while it waits to retry. Zero or
 	// negative: DefaultInboxVisibilityTimeout.
 	VisibilityTimeout time.Duration
 	// Concurrency is the number of entries processed at once. Zero or
@@ -103,18 +104,29 @@ type InboxWorker struct {
 	stats    time.Duration
 	log      *slog.Logger
 	handle   map[string]func(context.Context, Envelope) error
+	now      func() time.Time // the claim cadence's clock
 }
 
 // NewInboxWorker returns a worker that consumes inbox with cfg's callbacks.
 // It refuses a nil inbox or a configuration without a callback with a
 // *ValidationError.
 //
-// Each entry is delivered at least once: the worker takes over entries other
-// workers held longer than VisibilityTimeout (Inbox.Claim), then reads new
-// ones (Inbox.Read). A callback that fails is retried after Backoff while the
-// worker holds the entry; after MaxAttempts deliveries it is moved to the
-// dead letters with the last error, and logged. An entry whose payload does
-// not decode is dead-lettered at once.
+// Each entry is delivered at least once: each loop of the worker (one per
+// Concurrency) takes over entries other workers held longer than
+// VisibilityTimeout (Inbox.Claim) and reads new ones (Inbox.Read). A loop
+// claims at start, then a quarter of VisibilityTimeout after each Claim that
+// found nothing, and back to back while Claims return entries; it reads
+// otherwise. So a loop makes at most one Claim that finds nothing per
+// quarter of VisibilityTimeout, not one per entry, and an entry whose worker
+// died (or stopped heartbeating) is taken over within VisibilityTimeout plus
+// a quarter of it after its last delivery or heartbeat, plus whatever the
+// claiming loop is doing at that moment (a Read of up to PollInterval, or a
+// callback).
+//
+// A callback that fails is retried after Backoff while the worker holds the
+// entry; after MaxAttempts deliveries it is moved to the dead letters with
+// the last error, and logged. An entry whose payload does not decode is
+// dead-lettered at once.
 func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 	if inbox == nil {
 		return nil, &ValidationError{Field: "inbox", Reason: "required"}
@@ -129,7 +141,7 @@ func NewInboxWorker(inbox Inbox, cfg WorkerConfig) (*InboxWorker, error) {
 			onTitle: cfg.OnSubmitInvoiceTitle, onCloud: cfg.OnCloudInvoiceResult, onEvent: cfg.OnEvent, log: cfg.Logger},
 		consumer: cfg.Consumer, max: cfg.MaxAttempts, backoff: cfg.Backoff, vis: cfg.VisibilityTimeout,
 		conc: cfg.Concurrency, poll: cfg.PollInterval, stats: cfg.StatsInterval, log: cfg.Logger,
-		handle: cfg.Handle,
+		handle: cfg.Handle, now: time.Now,
 	}
 	if w.consumer == "" {
 		id, err := newDedupeOwner()
@@ -183,10 +195,35 @@ func (w *InboxWorker) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// loop takes over or reads one entry at a time and processes it.
+// claimEvery is how often a loop of w looks for entries to take over when
+// its last Claim found none: a quarter of the visibility timeout. An entry
+// becomes claimable VisibilityTimeout after its holder's last delivery or
+// heartbeat, so claiming more often only repeats a Claim that finds nothing
+// (on Redis an XAUTOCLAIM scan of the pending entries per call), while a
+// quarter keeps a takeover within a quarter of the visibility timeout of the
+// moment the entry became claimable, plus the Read or callback the loop is
+// in. It is not tied to PollInterval: with the defaults (1 s poll, 30 s
+// visibility) an idle loop makes one Read per second and one Claim every
+// 7.5 s, not a Claim beside every Read.
+func (w *InboxWorker) claimEvery() time.Duration { return w.vis / 4 }
+
+// loop takes over or reads one entry at a time and processes it. It claims
+// when a Claim is due (at start, then claimEvery after the last Claim that
+// found nothing) and keeps claiming while Claims return entries, so that a
+// backlog of abandoned entries drains before new ones are read; otherwise
+// it reads. A Claim that fails is retried on the next pass.
 func (w *InboxWorker) loop(ctx context.Context) {
+	every := w.claimEvery()
+	var nextClaim time.Time // zero: due
 	for ctx.Err() == nil {
-		envs, err := w.inbox.Claim(ctx, w.consumer, w.vis, 1)
+		var envs []Envelope
+		var err error
+		if now := w.now(); !now.Before(nextClaim) {
+			envs, err = w.inbox.Claim(ctx, w.consumer, w.vis, 1)
+			if err == nil && len(envs) == 0 {
+				nextClaim = now.Add(every)
+			}
+		}
 		if err == nil && len(envs) == 0 {
 			envs, err = w.inbox.Read(ctx, w.consumer, 1, w.poll)
 		}

@@ -592,6 +592,7 @@ func BenchmarkRedisInbox(b *testing.B) {
 	defer func() { cancel(); <-done }()
 
 	b.ResetTimer()
+	before := commandCalls(b, rdb)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -609,4 +610,118 @@ func BenchmarkRedisInbox(b *testing.B) {
 	<-all
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
+	after := commandCalls(b, rdb)
+	var total int64
+	for name, n := range after {
+		total += n - before[name]
+	}
+	total-- // the INFO that took the first snapshot
+	b.ReportMetric(float64(total)/float64(b.N), "cmds/push")
+	b.ReportMetric(float64(after["xautoclaim"]-before["xautoclaim"])/float64(b.N), "xautoclaim/push")
+}
+
+// BenchmarkRedisInboxDrain reports entries per second one InboxWorker
+// (Concurrency 8) takes from a Redis inbox (no AOF) that holds b.N entries
+// when the timer starts, the consumer side alone, and the Redis commands
+// (those of its scripts included) and XAUTOCLAIMs per entry.
+func BenchmarkRedisInboxDrain(b *testing.B) {
+	r := startRedis(b)
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{r.Addr}, ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	in := newInbox(b, rdb)
+	ctx := context.Background()
+	for i := range b.N {
+		require.NoError(b, in.Append(ctx, statusEnvelope(strconv.Itoa(i))))
+	}
+	n := int64(b.N)
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
+		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
+			if delivered.Add(1) == n {
+				close(all)
+			}
+			return nil
+		}, Concurrency: 8, PollInterval: 50 * time.Millisecond})
+	require.NoError(b, err)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	b.ResetTimer()
+	before := commandCalls(b, rdb)
+	start := time.Now()
+	go func() { _ = w.Run(wctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-all
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+	after := commandCalls(b, rdb)
+	var total int64
+	for name, c := range after {
+		total += c - before[name]
+	}
+	total-- // the INFO that took the first snapshot
+	b.ReportMetric(float64(total)/float64(b.N), "cmds/entry")
+	b.ReportMetric(float64(after["xautoclaim"]-before["xautoclaim"])/float64(b.N), "xautoclaim/entry")
+}
+
+// commandCalls returns the number of calls of each command Redis has run
+// (INFO commandstats), commands run by scripts included.
+func commandCalls(t testing.TB, rdb redis.UniversalClient) map[string]int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	calls := map[string]int64{}
+	for line := range strings.Lines(info) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		name, found := strings.CutPrefix(name, "cmdstat_")
+		if !ok || !found {
+			continue
+		}
+		for field := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(field, "calls="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				require.NoError(t, err, "INFO commandstats line %q", line)
+				calls[name] = n
+			}
+		}
+	}
+	require.NotEmpty(t, calls, "INFO commandstats: %q", info)
+	return calls
+}
+
+// TestRedisInboxWorkerClaimsOnCadence: a worker with 4 loops processing 200
+// entries makes one XAUTOCLAIM per loop (at start; nothing can become
+// claimable within a quarter of the 30 s visibility timeout), not one per
+// entry.
+func TestRedisInboxWorkerClaimsOnCadence(t *testing.T) {
+	t.Parallel()
+	const entries = 200
+	r := startRedis(t)
+	rdb := r.Client()
+	in := newInbox(t, rdb)
+	ctx := context.Background()
+	for i := range entries {
+		require.NoError(t, in.Append(ctx, statusEnvelope(strconv.Itoa(i))))
+	}
+	before := commandCalls(t, rdb)
+	var seen atomic.Int32
+	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
+		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error { seen.Add(1); return nil },
+		Concurrency:     4, PollInterval: 50 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = w.Run(wctx); close(done) }()
+	requireStats(t, in, wxinvoice.InboxStats{})
+	cancel()
+	<-done
+	require.EqualValues(t, entries, seen.Load())
+	after := commandCalls(t, rdb)
+	claims := after["xautoclaim"] - before["xautoclaim"]
+	reads := after["xreadgroup"] - before["xreadgroup"]
+	t.Logf("%d entries: %d XAUTOCLAIM, %d XREADGROUP", entries, claims, reads)
+	require.GreaterOrEqual(t, claims, int64(4), "each loop claims at start")
+	require.LessOrEqual(t, claims, int64(12), "a few per loop even if this run was very slow, far from one per entry")
+	require.GreaterOrEqual(t, reads, int64(entries))
 }
