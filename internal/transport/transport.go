@@ -7,6 +7,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,8 +26,10 @@ const (
 //
 //   - fails a call whose connection makes no progress for StallTimeout:
 //     every write, and every read that returns data, moves the connection's
-//     deadline StallTimeout ahead, so a server that stops answering (or
-//     stops reading) is given up on after 30 s of silence. A server that
+//     deadline StallTimeout ahead (when that moves it by more than an
+//     eighth: a busy connection need not touch it on every read), so a
+//     server that stops answering (or stops reading) is given up on after
+//     26 to 30 s of silence. A server that
 //     trickles a byte every few seconds keeps a call alive: the caller's
 //     ctx deadline bounds the total. The deadline is the kernel poller's,
 //     set on the connection: no timer is allocated per request, which a
@@ -65,15 +68,44 @@ func newTransport(stall, idle time.Duration) *http.Transport {
 	return tr
 }
 
-// stallConn moves its deadline d ahead on every write and on every read
-// that returns data.
+// stallConn moves its deadlines d ahead on every write (both) and on every
+// read that returns data (the read deadline). A deadline is moved only when
+// it would move by more than d/8 (slack), so that a busy connection sets
+// its deadlines a few times per d rather than on every read and write: a
+// silent connection then fails between d-d/8 and d after its last progress
+// (26 to 30 s with StallTimeout). The read loop and the write loop of a
+// connection run concurrently; rd and wd are atomics, and when both move a
+// deadline at once, the one set last may be earlier by the moment between
+// them (microseconds).
 type stallConn struct {
 	net.Conn
-	d time.Duration
+	d      time.Duration
+	rd, wd atomic.Int64 // the read and write deadlines set last, as UnixNano
+}
+
+// due reports whether the deadline last set, as UnixNano, is more than d/8
+// before dl, and then records dl as set.
+func (c *stallConn) due(last *atomic.Int64, dl int64) bool {
+	if dl-last.Load() <= int64(c.d/8) {
+		return false
+	}
+	last.Store(dl)
+	return true
 }
 
 func (c *stallConn) Write(p []byte) (int, error) {
-	if err := c.Conn.SetDeadline(time.Now().Add(c.d)); err != nil {
+	t := time.Now().Add(c.d)
+	dl := t.UnixNano()
+	var err error
+	switch w, r := c.due(&c.wd, dl), c.due(&c.rd, dl); {
+	case w && r:
+		err = c.Conn.SetDeadline(t)
+	case w:
+		err = c.Conn.SetWriteDeadline(t)
+	case r:
+		err = c.Conn.SetReadDeadline(t)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(p)
@@ -82,7 +114,9 @@ func (c *stallConn) Write(p []byte) (int, error) {
 func (c *stallConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.d))
+		if t := time.Now().Add(c.d); c.due(&c.rd, t.UnixNano()) {
+			_ = c.Conn.SetReadDeadline(t)
+		}
 	}
 	return n, err
 }
