@@ -3,7 +3,8 @@
 # peers_test.go, side by side in one run, and prints a Markdown table:
 #
 #   - time: the server in the same process (httptest), as the root package's
-#     benchmarks do; the median of per-round ratios to the floor;
+#     benchmarks do, and in another process; the median of per-round ratios
+#     to the floor;
 #   - client-only allocations and bytes: the server in another process (this
 #     test binary started with WXBENCH_SERVE=1), so that the counts are the
 #     client's own; the median over rounds.
@@ -12,11 +13,11 @@
 # rotating which goes first, so that drift on a shared machine does not pick
 # a winner (`go test -count N` runs each sub-benchmark N times back to back).
 #
-# Usage: internal/bench/peers/run.sh [ROUNDS] [CALLS]    defaults: 20 3000
+# Usage: internal/bench/peers/run.sh [ROUNDS] [CALLS]    defaults: 20 10000
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-20}
-calls=${2:-3000}
+calls=${2:-10000}
 clients=(nethttp wxinvoice silenceper resty)
 
 tmp=$(mktemp -d)
@@ -62,16 +63,17 @@ awk -v clients="${clients[*]}" '
   }
   END {
     n = split(clients, cs, " ")
-    print "| client | time vs floor | in-process µs (median) | client-only allocs | client-only bytes |"
-    print "|---|---|---|---|---|"
+    print "| client | time vs floor | in-process µs (median) | time vs floor, server in another process | client-only allocs | client-only bytes |"
+    print "|---|---|---|---|---|---|"
     for (i = 1; i <= n; i++) {
       c = cs[i]
       for (r = 0; r < R; r++) {
         tr[r + 1] = ns[r, "local", c] / ns[r, "local", "nethttp"]; t[r + 1] = ns[r, "local", c] / 1000
+        rr[r + 1] = ns[r, "remote", c] / ns[r, "remote", "nethttp"]
         a[r + 1] = al[r, "remote", c]; b[r + 1] = by[r, "remote", c]; fb[r + 1] = by[r, "remote", "nethttp"]
       }
-      ratio = median(tr, R); us = median(t, R); allocs = median(a, R); bytes = median(b, R); floorb = median(fb, R)
-      printf "| %s | %.2f | %.1f | %d | %.2f KiB (%.2fx) |\n", c, ratio, us, allocs, bytes / 1024, bytes / floorb
+      ratio = median(tr, R); us = median(t, R); rratio = median(rr, R); allocs = median(a, R); bytes = median(b, R); floorb = median(fb, R)
+      printf "| %s | %.2f | %.1f | %.2f | %d | %.2f KiB (%.2fx) |\n", c, ratio, us, rratio, allocs, bytes / 1024, bytes / floorb
     }
     printf "\n%d rounds x %s calls per client and mode\n", R, '"$calls"'
   }' "$tmp/runs"
