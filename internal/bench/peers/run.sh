@@ -13,12 +13,13 @@
 # rotating which goes first, so that drift on a shared machine does not pick
 # a winner (`go test -count N` runs each sub-benchmark N times back to back).
 #
-# Usage: internal/bench/peers/run.sh [ROUNDS] [CALLS]    defaults: 20 10000
+# Usage: [CLIENTS="nethttp wxinvoice"] internal/bench/peers/run.sh [ROUNDS] [CALLS]
+#   defaults: every client, 20 rounds, 10000 calls; the floor (nethttp) must be among CLIENTS
 set -euo pipefail
 cd "$(dirname "$0")"
 rounds=${1:-20}
 calls=${2:-10000}
-clients=(nethttp wxinvoice silenceper resty)
+read -r -a clients <<<"${CLIENTS:-nethttp wxinvoice silenceper resty}"
 
 tmp=$(mktemp -d)
 bin=$tmp/peers.test
