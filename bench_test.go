@@ -15,10 +15,14 @@ import (
 
 // The benchmarks compare the SDK with the practical floor: a hand-written
 // net/http + encoding/json call doing the same request against the same
-// in-process server, in the same run. Compare with benchstat:
+// in-process server, in the same run. Compare the two sides in interleaved
+// rounds (internal/bench/interleave.sh), or with benchstat:
 //
 //	go test -run '^$' -bench 'Insert|Upload' -benchmem -count 6 . > bench.txt
 //	benchstat -col /client bench.txt
+//
+// internal/bench/peers measures InsertInvoice against the floor and peer
+// SDKs with the server in another process, for client-only allocations.
 
 const benchInsertResponse = `{"errcode":0,"errmsg":"ok","code":"682xxxx661927","openid":"ojZ8Ytz4lESxxxx_R1TvB2Kds"}`
 
