@@ -139,6 +139,9 @@ type Client struct {
 	nonce  func() (string, error)
 	// boundary returns the multipart boundary of an upload (tests pin it).
 	boundary func() string
+	// netHTTP: hc's transport is net/http's *http.Transport, which is done
+	// with a request body when RoundTrip returns an error (see attempt).
+	netHTTP bool
 }
 
 // New returns a Client for mchID (the partner's ID in partner mode). It
@@ -201,6 +204,11 @@ func New(mchID string, opts ...Option) (*Client, error) {
 		c.hc = &http.Client{Transport: transport.New()}
 	}
 	c.hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	rt := c.hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	_, c.netHTTP = rt.(*http.Transport)
 	return c, nil
 }
 
@@ -309,18 +317,26 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	start := time.Now()
 	var body io.Reader
 	var length int64
+	var jb *sentBody
 	signed := cl.body
 	if cl.upload != nil {
 		body, length = cl.upload.reader(), cl.upload.size()
 		signed = cl.upload.meta
 	} else if cl.body != nil {
 		body, length = bytes.NewReader(cl.body), int64(len(cl.body))
+		if c.netHTTP && len(cl.body) > 0 {
+			jb = &sentBody{b: cl.body}
+			jb.readers = append(jb.one[:0], body.(*bytes.Reader))
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
 	if err != nil {
 		return nil, false, &opError{op: cl.op, err: errors.New("cannot build the request")}
 	}
 	req.ContentLength = length
+	if jb != nil {
+		req.GetBody = jb.getBody
+	}
 	nonce, err := c.nonce()
 	if err != nil {
 		return nil, false, &opError{op: cl.op, err: err}
@@ -350,6 +366,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		sent := !neverSent(err)
+		if jb != nil {
+			sent = jb.read()
+		}
 		inner := redactURLError(err)
 		if ctx.Err() != nil {
 			inner = ctx.Err()
@@ -458,6 +477,11 @@ func (c *Client) backoff(ctx context.Context, attempt int) error {
 
 // neverSent reports whether a transport error proves the request never
 // reached the server (a failed dial or DNS lookup).
+//
+// A JSON body sent through net/http's *http.Transport tells more (sentBody):
+// not one byte of it read means the request never left whole (ctx done
+// while connecting, a proxy that refused it), since WeChat Pay cannot act on
+// a request before its body arrives.
 func neverSent(err error) bool {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
@@ -465,6 +489,37 @@ func neverSent(err error) bool {
 	}
 	var dnsErr *net.DNSError
 	return errors.As(err, &dnsErr)
+}
+
+// sentBody is a JSON request body handed to net/http's *http.Transport as
+// plain *bytes.Reader values (which net/http writes with the headers in one
+// write), whose positions tell, once RoundTrip returned an error, whether
+// the transport read from it: that transport is done with a request body by
+// then (net/http relies on it itself to decide whether it may replay a
+// request). Any other RoundTripper may still read after returning, so there
+// the error alone decides (neverSent).
+type sentBody struct {
+	b       []byte
+	readers []*bytes.Reader // req.Body's reader and those GetBody handed out
+	one     [1]*bytes.Reader
+}
+
+// getBody is the request's GetBody; net/http's Transport calls it in the
+// goroutine of RoundTrip, before RoundTrip returns.
+func (s *sentBody) getBody() (io.ReadCloser, error) {
+	r := bytes.NewReader(s.b)
+	s.readers = append(s.readers, r)
+	return io.NopCloser(r), nil
+}
+
+// read reports whether the transport read from any of the readers.
+func (s *sentBody) read() bool {
+	for _, r := range s.readers {
+		if r.Len() < len(s.b) {
+			return true
+		}
+	}
+	return false
 }
 
 // redactURLError drops the URL from a *url.Error (a download URL carries a

@@ -499,3 +499,64 @@ func TestEscapedPathIsSignedAsSent(t *testing.T) {
 		t.Errorf("signature over the escaped path: %v", r.AuthErr)
 	}
 }
+
+// rtFunc is a RoundTripper other than net/http's.
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A write cancelled while its connection is being made never left the
+// process: through net/http's Transport the body's readers show it, so the
+// error is the cancellation and not an unknown outcome. Through any other
+// RoundTripper only a failed dial proves it, so the same failure is
+// reported as unknown: the cautious answer. A server that hangs up after
+// reading the whole request leaves the write unknown either way.
+func TestWriteCancelledWhileConnecting(t *testing.T) {
+	loadTestKeys(t)
+	hangup, n := hangupServer(t)
+	for name, wrap := range map[string]func(http.RoundTripper) http.RoundTripper{
+		"net/http":      func(rt http.RoundTripper) http.RoundTripper { return rt },
+		"other wrapper": func(rt http.RoundTripper) http.RoundTripper { return rtFunc(rt.RoundTrip) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dialing := make(chan struct{}, 1)
+			release := make(chan struct{})
+			defer close(release)
+			tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				dialing <- struct{}{}
+				select {
+				case <-ctx.Done():
+				case <-release:
+				}
+				return nil, errors.New("dial abandoned")
+			}}
+			c, err := New("1900000001", WithMerchantKey(testSerial, testPriv), WithWechatPayPublicKey(testPubKeyID, testPub),
+				WithBaseURL("http://127.0.0.1:1"), WithHTTPClient(&http.Client{Transport: wrap(tr)}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { _, err := c.Issue(ctx, validIssue()); done <- err }()
+			<-dialing
+			cancel()
+			err = <-done
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if unknown := errors.Is(err, wxinvoice.ErrOutcomeUnknown); unknown != (name != "net/http") {
+				t.Errorf("unknown outcome = %v for %s: %v", unknown, name, err)
+			}
+
+			n.Store(0)
+			c, err = New("1900000001", WithMerchantKey(testSerial, testPriv), WithWechatPayPublicKey(testPubKeyID, testPub),
+				WithBaseURL(hangup.URL), WithHTTPClient(&http.Client{Transport: wrap(http.DefaultTransport.(*http.Transport).Clone())}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Issue(context.Background(), validIssue()); !errors.Is(err, wxinvoice.ErrOutcomeUnknown) || n.Load() != 1 {
+				t.Errorf("hang-up: %v after %d requests; want ErrOutcomeUnknown after 1", err, n.Load())
+			}
+		})
+	}
+}
