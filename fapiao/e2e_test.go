@@ -3,10 +3,13 @@ package fapiao_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -791,5 +794,39 @@ func TestE2EPlatformCertificate(t *testing.T) {
 	defer mu.Unlock()
 	if len(serials) != 2 || len(got) != 2 {
 		t.Fatalf("callbacks under %v, handled %v; want both keys and USER_APPLIED, ISSUED", serials, got)
+	}
+}
+
+// TestE2ECertificateSerialLeadingZero: a platform certificate whose serial
+// starts with a byte under 0x10 is named with its leading zero ("0A…"), as
+// WeChat Pay writes it, by both the client and the fake, so the fake signs
+// the answer with the certificate the client asked for.
+func TestE2ECertificateSerialLeadingZero(t *testing.T) {
+	key := e2eKey(t, "e2e_wechatpay_key.pem")
+	serial := new(big.Int).SetBytes(append([]byte{0x0a}, bytes.Repeat([]byte{0x5c}, 19)...))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "leading zero"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fapiao.CertificateSerial(cert); !strings.HasPrefix(got, "0A") || len(got) != 40 {
+		t.Fatalf("CertificateSerial = %q", got)
+	}
+	srv := wxinvoicetest.NewServer(wxinvoicetest.WithPlatformCertificate(cert, key))
+	t.Cleanup(srv.Close)
+	mk := e2eKey(t, "test_private_key.pem")
+	if err := srv.Fapiao().RegisterMerchant(wxinvoicetest.FapiaoMerchant{MchID: e2eMchID, CertSerialNo: e2eSerial,
+		PublicKey: &mk.PublicKey, APIv3Key: e2eAPIv3Key}); err != nil {
+		t.Fatal(err)
+	}
+	c := must(fapiao.New(e2eMchID, fapiao.WithMerchantKey(e2eSerial, mk), fapiao.WithPlatformCertificates(srv.Fapiao().PlatformCertificate()),
+		fapiao.WithBaseURL(srv.URL))).ok(t)
+	if _, err := c.GetDevelopmentConfig(context.Background(), nil); err != nil {
+		t.Fatalf("answer not verified under the certificate: %v", err)
 	}
 }

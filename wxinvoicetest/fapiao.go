@@ -197,7 +197,7 @@ func (s *Server) fapiaoInit() *fapiaoState {
 		}
 		if cert, key := s.cfg.fapiao.cert, s.cfg.fapiao.certKey; cert != nil && key != nil {
 			st.certOnce.Do(func() {
-				st.cert = &fapiaoKey{serial: strings.ToUpper(cert.SerialNumber.Text(16)), key: key}
+				st.cert = &fapiaoKey{serial: certificateSerial(cert), key: key}
 				st.certificate = cert
 			})
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"strings"
 	"time"
@@ -54,13 +55,21 @@ func (f *FapiaoFake) PlatformCertificate() *x509.Certificate {
 			cert, key = newPlatformCertificate()
 		}
 		f.s.mu.Lock()
-		st.cert = &fapiaoKey{serial: strings.ToUpper(cert.SerialNumber.Text(16)), key: key}
+		st.cert = &fapiaoKey{serial: certificateSerial(cert), key: key}
 		st.certificate = cert
 		f.s.mu.Unlock()
 	})
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
 	return st.certificate
+}
+
+// certificateSerial is cert's serial as WeChat Pay writes it in
+// Wechatpay-Serial (and wechatpay-go's GetCertificateSerialNumber computes
+// it): the serial's bytes in upper-case hex, so that a serial whose first
+// byte is under 0x10 keeps its leading zero.
+func certificateSerial(cert *x509.Certificate) string {
+	return fmt.Sprintf("%X", cert.SerialNumber.Bytes())
 }
 
 // newPlatformCertificate returns a fresh self-signed RSA-2048 certificate

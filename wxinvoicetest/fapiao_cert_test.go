@@ -19,7 +19,7 @@ func TestFapiaoPlatformCertificate(t *testing.T) {
 	setupMerchant(t, c, rcv.srv.URL)
 	cert := f.PlatformCertificate()
 	require.Same(t, cert, f.PlatformCertificate(), "one certificate per server")
-	serial := strings.ToUpper(cert.SerialNumber.Text(16))
+	serial := certificateSerial(cert)
 	certPub := cert.PublicKey.(*rsa.PublicKey)
 
 	cc := *c
