@@ -316,11 +316,7 @@ type jsonBody struct {
 	b     []byte
 	first bytes.Reader // the first attempt's reader, allocated with the body
 	used  bool
-	// readers are the current attempt's readers when net/http's Transport
-	// sends it (send): the one in req.Body and those GetBody handed out
-	// for the transport's own replays on a connection that went stale.
-	readers []*bytes.Reader
-	one     [1]*bytes.Reader // readers' backing array for the common case
+	sent  transport.Body // what net/http's Transport read of an attempt (send)
 }
 
 // answerBuf is what a response is read into: pooled, since decoding
@@ -347,25 +343,6 @@ func (j *jsonBody) open() (io.Reader, int64, error) {
 		return &j.first, int64(len(j.b)), nil
 	}
 	return bytes.NewReader(j.b), int64(len(j.b)), nil
-}
-
-// getBody is the GetBody of a request sent by net/http's Transport, which
-// calls it in the goroutine of RoundTrip, before RoundTrip returns.
-func (j *jsonBody) getBody() (io.ReadCloser, error) {
-	r := bytes.NewReader(j.b)
-	j.readers = append(j.readers, r)
-	return io.NopCloser(r), nil
-}
-
-// read reports whether the transport read from any of the current
-// attempt's readers. It is called after RoundTrip returned.
-func (j *jsonBody) read() bool {
-	for _, r := range j.readers {
-		if r.Len() < len(j.b) {
-			return true
-		}
-	}
-	return false
 }
 
 func (j *jsonBody) contentType() string { return "application/json" }
@@ -615,13 +592,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 //
 // Whether a failed request may have reached WeChat is read from what the
 // transport did with the request body (see sendState), not guessed from the
-// error. Through net/http's own *http.Transport, a JSON body goes as a
-// plain *bytes.Reader, which net/http writes with the headers in one
-// write, and what was read is seen from the readers' positions once
-// RoundTrip returned: that transport is done with the body by then (net/http
-// relies on it itself to decide whether a request can be replayed). Any
-// other RoundTripper may still read after returning, so there the body is
-// wrapped in a trackedBody.
+// error. Through net/http's own *http.Transport, a JSON body goes as plain
+// *bytes.Reader values, which net/http writes with the headers in one write,
+// and what was read is seen from their positions once RoundTrip returned
+// (transport.Body). Any other RoundTripper may still read after returning,
+// so there the body is wrapped in a trackedBody.
 func (c *Client) send(ctx context.Context, op *operation, u string, body requestBody) (*http.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, &transportError{err: err} // nothing was sent
@@ -636,12 +611,13 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 	}
 	if jb, ok := body.(*jsonBody); ok && c.netHTTP {
 		r, n, _ := jb.open()
-		jb.readers = append(jb.one[:0], r.(*bytes.Reader))
-		req.Body, req.ContentLength, req.GetBody = io.NopCloser(r), n, jb.getBody
+		jb.sent.B = jb.b
+		jb.sent.Start(r.(*bytes.Reader))
+		req.Body, req.ContentLength, req.GetBody = io.NopCloser(r), n, jb.sent.GetBody
 		req.Header["Content-Type"] = jsonContentType
 		resp, err := c.hc.Do(req)
 		if err != nil {
-			return nil, classify(err, jb.read(), false, true)
+			return nil, classify(err, jb.sent.Read(), false, true)
 		}
 		return resp, nil
 	}

@@ -578,22 +578,6 @@ func TestSentOrNotThroughAnyRoundTripper(t *testing.T) {
 	}
 }
 
-// The readers net/http's replays take through GetBody count: a body read
-// only by a replay was sent.
-func TestJSONBodyReadByReplay(t *testing.T) {
-	t.Parallel()
-	jb, err := marshalJSON(map[string]int{"a": 1})
-	require.NoError(t, err)
-	r, _, _ := jb.open()
-	jb.readers = append(jb.one[:0], r.(*bytes.Reader))
-	require.False(t, jb.read())
-	rc, err := jb.getBody()
-	require.NoError(t, err)
-	require.False(t, jb.read())
-	_, _ = rc.Read(make([]byte, 2))
-	require.True(t, jb.read())
-}
-
 // Without WithHTTPClient, calls go through internal/transport's stall-bounded
 // HTTP/1.1 transport (a hung server fails a call after 30 s of silence).
 func TestDefaultTransportIsStallBounded(t *testing.T) {

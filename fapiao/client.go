@@ -317,7 +317,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	start := time.Now()
 	var body io.Reader
 	var length int64
-	var jb *sentBody
+	var jb *transport.Body
 	signed := cl.body
 	if cl.upload != nil {
 		body, length = cl.upload.reader(), cl.upload.size()
@@ -325,8 +325,8 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	} else if cl.body != nil {
 		body, length = bytes.NewReader(cl.body), int64(len(cl.body))
 		if c.netHTTP && len(cl.body) > 0 {
-			jb = &sentBody{b: cl.body}
-			jb.readers = append(jb.one[:0], body.(*bytes.Reader))
+			jb = &transport.Body{B: cl.body}
+			jb.Start(body.(*bytes.Reader))
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
@@ -335,7 +335,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	}
 	req.ContentLength = length
 	if jb != nil {
-		req.GetBody = jb.getBody
+		req.GetBody = jb.GetBody
 	}
 	nonce, err := c.nonce()
 	if err != nil {
@@ -367,7 +367,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, u string, n int) (a *ans
 	if err != nil {
 		sent := !neverSent(err)
 		if jb != nil {
-			sent = jb.read()
+			sent = jb.Read()
 		}
 		inner := redactURLError(err)
 		if ctx.Err() != nil {
@@ -478,7 +478,8 @@ func (c *Client) backoff(ctx context.Context, attempt int) error {
 // neverSent reports whether a transport error proves the request never
 // reached the server (a failed dial or DNS lookup).
 //
-// A JSON body sent through net/http's *http.Transport tells more (sentBody):
+// A JSON body sent through net/http's *http.Transport tells more
+// (transport.Body):
 // not one byte of it read means the request never left whole (ctx done
 // while connecting, a proxy that refused it), since WeChat Pay cannot act on
 // a request before its body arrives.
@@ -489,37 +490,6 @@ func neverSent(err error) bool {
 	}
 	var dnsErr *net.DNSError
 	return errors.As(err, &dnsErr)
-}
-
-// sentBody is a JSON request body handed to net/http's *http.Transport as
-// plain *bytes.Reader values (which net/http writes with the headers in one
-// write), whose positions tell, once RoundTrip returned an error, whether
-// the transport read from it: that transport is done with a request body by
-// then (net/http relies on it itself to decide whether it may replay a
-// request). Any other RoundTripper may still read after returning, so there
-// the error alone decides (neverSent).
-type sentBody struct {
-	b       []byte
-	readers []*bytes.Reader // req.Body's reader and those GetBody handed out
-	one     [1]*bytes.Reader
-}
-
-// getBody is the request's GetBody; net/http's Transport calls it in the
-// goroutine of RoundTrip, before RoundTrip returns.
-func (s *sentBody) getBody() (io.ReadCloser, error) {
-	r := bytes.NewReader(s.b)
-	s.readers = append(s.readers, r)
-	return io.NopCloser(r), nil
-}
-
-// read reports whether the transport read from any of the readers.
-func (s *sentBody) read() bool {
-	for _, r := range s.readers {
-		if r.Len() < len(s.b) {
-			return true
-		}
-	}
-	return false
 }
 
 // redactURLError drops the URL from a *url.Error (a download URL carries a

@@ -4,7 +4,9 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -119,4 +121,46 @@ func (c *stallConn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// Body is a request body of bytes held in memory, handed to net/http's
+// *http.Transport as plain *bytes.Reader values: net/http writes such a
+// body with the headers in one write (any other reader makes it flush the
+// headers first). Their positions tell, once RoundTrip returned an error,
+// whether the transport read from the body, which tells a request that
+// never left the process (WeChat cannot act on a request whose body did
+// not arrive) from one that may have reached the server. That transport is
+// done with a request body when RoundTrip returns (net/http relies on it
+// itself to decide whether it may replay a request); another RoundTripper
+// may go on reading after it returned, so Body is only for net/http's.
+//
+// A Body serves one attempt at a time: Start it with the reader put in
+// req.Body, set req.GetBody to its GetBody, and ask Read after RoundTrip.
+type Body struct {
+	B       []byte
+	readers []*bytes.Reader // the attempt's req.Body reader and those GetBody handed out
+	one     [1]*bytes.Reader
+}
+
+// Start begins an attempt whose req.Body reads r, a reader over B.
+func (b *Body) Start(r *bytes.Reader) { b.readers = append(b.one[:0], r) }
+
+// GetBody is the request's GetBody: a new reader over B, recorded for Read.
+// net/http's Transport calls it in the goroutine of RoundTrip, before
+// RoundTrip returns.
+func (b *Body) GetBody() (io.ReadCloser, error) {
+	r := bytes.NewReader(b.B)
+	b.readers = append(b.readers, r)
+	return io.NopCloser(r), nil
+}
+
+// Read reports whether the transport read from any of the attempt's
+// readers. Call it after RoundTrip returned.
+func (b *Body) Read() bool {
+	for _, r := range b.readers {
+		if r.Len() < len(b.B) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -144,4 +145,19 @@ func TestHTTP1Only(t *testing.T) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	require.Equal(t, "HTTP/1.1", string(b))
+}
+
+// Read counts the readers GetBody handed out (net/http's replays on a stale
+// connection): a body read only by a replay was sent.
+func TestBodyReadByReplay(t *testing.T) {
+	b := &Body{B: []byte(`{"a":1}`)}
+	b.Start(bytes.NewReader(b.B))
+	require.False(t, b.Read())
+	rc, err := b.GetBody()
+	require.NoError(t, err)
+	require.False(t, b.Read())
+	_, _ = rc.Read(make([]byte, 2))
+	require.True(t, b.Read())
+	b.Start(bytes.NewReader(b.B)) // the next attempt starts afresh
+	require.False(t, b.Read())
 }
