@@ -18,8 +18,9 @@ const (
 	// its call fails: the server accepts no byte of the request, or sends
 	// no byte of the answer.
 	StallTimeout = 30 * time.Second
-	// IdleTimeout closes a pooled connection before its stall deadline can
-	// pass between two calls.
+	// IdleTimeout closes a pooled connection before its stall deadline
+	// (at the earliest seven eighths of StallTimeout after its last
+	// progress) can pass between two calls.
 	IdleTimeout = 20 * time.Second
 )
 
@@ -31,11 +32,11 @@ const (
 //     deadline StallTimeout ahead (when that moves it by more than an
 //     eighth: a busy connection need not touch it on every read), so a
 //     server that stops answering (or stops reading) is given up on after
-//     26 to 30 s of silence. A server that
-//     trickles a byte every few seconds keeps a call alive: the caller's
-//     ctx deadline bounds the total. The deadline is the kernel poller's,
-//     set on the connection: no timer is allocated per request, which a
-//     ResponseHeaderTimeout or a per-call context.WithTimeout would do;
+//     26 to 30 s of silence. A server that trickles a byte every few seconds
+//     keeps a call alive: the caller's ctx deadline bounds the total. The
+//     deadline is the connection's own, kept by Go's network poller: no
+//     timer is allocated per request, which a ResponseHeaderTimeout or a
+//     per-call context.WithTimeout would do;
 //   - speaks HTTP/1.1 only, so that a connection carries one call at a time
 //     and its deadline bounds that call alone (on HTTP/2, one stream's
 //     silence hides behind another's traffic);
