@@ -8,8 +8,8 @@
 # `go test -bench -count N` runs each sub-benchmark N times back to back; a
 # machine that slows down during the run then favours whichever ran first.
 #
-# Usage: internal/bench/interleave.sh [ROUNDS] [BENCH] [A] [B] [BENCHTIME]
-#   defaults: 10 Insert client=nethttp client=sdk 1s
+# Usage: [PKG=./fapiao] internal/bench/interleave.sh [ROUNDS] [BENCH] [A] [B] [BENCHTIME]
+#   defaults: the root package, 10 Insert client=nethttp client=sdk 1s
 # Example: internal/bench/interleave.sh 20 Insert client=nethttp client=sdk 2s
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,9 +19,11 @@ a=${3:-client=nethttp}
 b=${4:-client=sdk}
 benchtime=${5:-1s}
 
+pkg=${PKG:-.}
 bin=$(mktemp -d)/wxinvoice.test
-go test -c -o "$bin" .
+go test -c -o "$bin" "$pkg"
 trap 'rm -rf "$(dirname "$bin")"' EXIT
+cd "$pkg" # the binary runs in its package's directory, as go test runs it
 
 # run SIDE prints "ns B allocs" of one run of BENCH/SIDE.
 run() {
