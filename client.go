@@ -93,7 +93,7 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = strings
 //
 // Without it, the Client has a transport of its own (no global client is
 // touched) that bounds a hung server: a call whose connection makes no
-// progress for 30 s (WeChat accepts no byte of the request, or sends no
+// progress for 26–30 s (WeChat accepts no byte of the request, or sends no
 // byte of the answer) fails, with ErrOutcomeUnknown for a write. It speaks
 // HTTP/1.1, so that the bound applies to each call alone, and costs no
 // timer per call. A ctx deadline bounds a call's total time. A client given
@@ -249,7 +249,7 @@ func New(appID, appSecret string, opts ...Option) (*Client, error) {
 
 // newDefaultHTTPClient returns the client used without WithHTTPClient:
 // net/http's transport with the stall bound of internal/transport (a call
-// whose connection makes no progress for 30 s fails), HTTP/1.1, and 64 idle
+// whose connection makes no progress for 26–30 s fails), HTTP/1.1, and 64 idle
 // connections per host.
 func newDefaultHTTPClient() *http.Client {
 	return &http.Client{Transport: transport.New()}

@@ -100,7 +100,7 @@ func WithBaseURL(u string) Option { return func(c *config) { c.baseURL = u } }
 // WithHTTPClient sets the HTTP client. The client is copied, never modified:
 // the copy does not follow redirects (a redirected answer is an error).
 // Without it, the Client has a transport of its own that fails a call whose
-// connection makes no progress for 30 s (WeChat Pay accepts no byte of the
+// connection makes no progress for 26–30 s (WeChat Pay accepts no byte of the
 // request, or sends no byte of the answer), over HTTP/1.1 so that the bound
 // applies to each call alone; a ctx deadline bounds a call's total time. A
 // client given here is bounded by its own settings only.

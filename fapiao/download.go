@@ -72,7 +72,7 @@ func (r *DownloadRequest) validate() (*url.URL, error) {
 // the SM3-Digest header. On ErrDigestMismatch (also when the header is
 // missing) bytes were already written to w: do not trust them. Download is
 // neither retried nor redirected: call GetDownloadInfo again for a fresh URL.
-// Through the default transport, a w that blocks for 30 s fails the download
+// Through the default transport, a w that blocks for 26–30 s fails the download
 // as a stalled connection would (see WithHTTPClient).
 //
 // WeChat Pay API: GET {download_url}&mchid=&openid=&invoice_code=&invoice_no=&fapiao_id= (下载发票文件)
