@@ -127,12 +127,8 @@ func (c *Client) Issue(ctx context.Context, req *IssueRequest) (*AcceptedRespons
 	if wire.BuyerInformation, err = c.sealBuyer("BuyerInformation", req.BuyerInformation); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(&wire)
-	if err != nil {
-		return nil, err
-	}
 	return c.doAccepted(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + "/fapiao-applications",
-		path: apiPrefix + "/fapiao-applications", body: body, write: true})
+		path: apiPrefix + "/fapiao-applications", payload: &wire, write: true})
 }
 
 // QueryRequest is the request of Query.
@@ -348,12 +344,8 @@ func (c *Client) Reverse(ctx context.Context, req *ReverseRequest) (*AcceptedRes
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(req)
-	if err != nil {
-		return nil, err
-	}
 	return c.doAccepted(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + "/fapiao-applications/{fapiao_apply_id}/reverse",
-		path: apiPrefix + "/fapiao-applications/" + url.PathEscape(req.FapiaoApplyID) + "/reverse", body: body, write: true})
+		path: apiPrefix + "/fapiao-applications/" + url.PathEscape(req.FapiaoApplyID) + "/reverse", payload: req, write: true})
 }
 
 // InsertCardsRequest is the request of InsertCards. FapiaoApplyID goes into
@@ -453,10 +445,6 @@ func (c *Client) InsertCards(ctx context.Context, req *InsertCardsRequest) (*Acc
 	if wire.BuyerInformation, err = c.sealBuyer("BuyerInformation", req.BuyerInformation); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(&wire)
-	if err != nil {
-		return nil, err
-	}
 	return c.doAccepted(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + "/fapiao-applications/{fapiao_apply_id}/insert-cards",
-		path: apiPrefix + "/fapiao-applications/" + url.PathEscape(req.FapiaoApplyID) + "/insert-cards", body: body, write: true})
+		path: apiPrefix + "/fapiao-applications/" + url.PathEscape(req.FapiaoApplyID) + "/insert-cards", payload: &wire, write: true})
 }

@@ -244,9 +244,11 @@ type call struct {
 	op     string // method + path template, used in errors and logs
 	path   string // escaped path after the base URL
 	query  string // encoded query without '?'
-	body   []byte // JSON body; nil for none
-	upload *uploadBody
-	write  bool
+	body   []byte // the JSON body, marshalled by do from payload; nil for none
+	// payload is the request body's value, if any: do marshals it once (jsonBody).
+	payload any
+	upload  *uploadBody
+	write   bool
 }
 
 // answer is a verified answer.
@@ -293,6 +295,13 @@ func (c *Client) wrap(cl *call, err error) error {
 // transport failures and 5xx answers, and writes only when the request
 // never left.
 func (c *Client) do(ctx context.Context, cl *call) (*answer, error) {
+	if cl.payload != nil {
+		b, err := jsonBody(cl.payload)
+		if err != nil {
+			return nil, err
+		}
+		cl.body = b
+	}
 	u := c.base + cl.path
 	if cl.query != "" {
 		u += "?" + cl.query

@@ -73,13 +73,9 @@ func (c *Client) CreateCardTemplate(ctx context.Context, req *CreateCardTemplate
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(req)
-	if err != nil {
-		return nil, err
-	}
 	var out CreateCardTemplateResponse
 	if err := c.doJSON(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + "/card-template",
-		path: apiPrefix + "/card-template", body: body, write: true}, &out); err != nil {
+		path: apiPrefix + "/card-template", payload: req, write: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -131,13 +127,9 @@ func (c *Client) UpdateDevelopmentConfig(ctx context.Context, req *UpdateDevelop
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(req)
-	if err != nil {
-		return nil, err
-	}
 	var out DevelopmentConfig
 	if err := c.doJSON(ctx, &call{method: http.MethodPatch, op: "PATCH " + apiPrefix + "/merchant/development-config",
-		path: apiPrefix + "/merchant/development-config", body: body, write: true}, &out); err != nil {
+		path: apiPrefix + "/merchant/development-config", payload: req, write: true}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

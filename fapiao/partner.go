@@ -323,12 +323,8 @@ func (c *Client) issueDigital(ctx context.Context, v digitalVariant, req *Digita
 	if err != nil {
 		return nil, err
 	}
-	body, err := jsonBody(wire)
-	if err != nil {
-		return nil, err
-	}
 	return c.doAccepted(ctx, &call{method: http.MethodPost, op: "POST " + apiPrefix + v.path,
-		path: apiPrefix + v.path, body: body, write: true})
+		path: apiPrefix + v.path, payload: wire, write: true})
 }
 
 // IssueGeneral (partner, 数电) issues a general invoice. WeChat answers 202;
