@@ -313,10 +313,9 @@ type requestBody interface {
 // request body after RoundTrip returns, so the bytes are never reused for
 // anything else (no pool) and a retry never rewinds a reader in use.
 type jsonBody struct {
-	b     []byte
-	first bytes.Reader // the first attempt's reader, allocated with the body
+	sent  transport.Body // the bytes (sent.B), and what net/http's Transport read of an attempt (send)
+	first bytes.Reader   // the first attempt's reader, allocated with the body
 	used  bool
-	sent  transport.Body // what net/http's Transport read of an attempt (send)
 }
 
 // answerBuf is what a response is read into: pooled, since decoding
@@ -333,16 +332,16 @@ func marshalJSON(v any) (*jsonBody, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jsonBody{b: b}, nil
+	return &jsonBody{sent: transport.Body{B: b}}, nil
 }
 
 func (j *jsonBody) open() (io.Reader, int64, error) {
 	if !j.used {
 		j.used = true
-		j.first.Reset(j.b)
-		return &j.first, int64(len(j.b)), nil
+		j.first.Reset(j.sent.B)
+		return &j.first, int64(len(j.sent.B)), nil
 	}
-	return bytes.NewReader(j.b), int64(len(j.b)), nil
+	return bytes.NewReader(j.sent.B), int64(len(j.sent.B)), nil
 }
 
 func (j *jsonBody) contentType() string { return "application/json" }
@@ -360,7 +359,7 @@ func postJSON[T any, PT interface {
 		out  T
 		body jsonBody
 	})
-	x.body.b = b
+	x.body.sent.B = b
 	return do[T, PT](ctx, c, op, &x.body, &x.out)
 }
 
@@ -611,7 +610,6 @@ func (c *Client) send(ctx context.Context, op *operation, u string, body request
 	}
 	if jb, ok := body.(*jsonBody); ok && c.netHTTP {
 		r, n, _ := jb.open()
-		jb.sent.B = jb.b
 		jb.sent.Start(r.(*bytes.Reader))
 		req.Body, req.ContentLength, req.GetBody = io.NopCloser(r), n, jb.sent.GetBody
 		req.Header["Content-Type"] = jsonContentType
