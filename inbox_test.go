@@ -380,18 +380,7 @@ func BenchmarkInboxMemoryDrain(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var delivered atomic.Int64
-	all := make(chan struct{})
-	n := int64(b.N)
-	w, err := NewInboxWorker(inbox, WorkerConfig{OnInvoiceStatus: func(context.Context, *InvoiceStatusEvent) error {
-		if delivered.Add(1) == n {
-			close(all)
-		}
-		return nil
-	}, Concurrency: 4, PollInterval: 10 * time.Millisecond})
-	if err != nil {
-		b.Fatal(err)
-	}
+	w, all := benchWorker(b, inbox)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	b.ResetTimer()
@@ -403,15 +392,9 @@ func BenchmarkInboxMemoryDrain(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
 }
 
-// benchInbox pushes b.N distinct safe-mode pushes through an EventHandler
-// into inbox (4 concurrent senders) while a worker (Concurrency 4) delivers
-// them, and reports pushes per second from the first push to the last
-// callback.
-func benchInbox(b *testing.B, inbox Inbox) {
-	h, err := NewEventHandler(EventConfig{Token: vecToken, EncodingAESKey: vecKey, AppID: vecAppID, Inbox: inbox})
-	if err != nil {
-		b.Fatal(err)
-	}
+// benchWorker returns a worker (Concurrency 4) on inbox and a channel
+// closed once it delivered b.N update_invoice_status events.
+func benchWorker(b *testing.B, inbox Inbox) (*InboxWorker, <-chan struct{}) {
 	var delivered atomic.Int64
 	all := make(chan struct{})
 	n := int64(b.N)
@@ -424,6 +407,19 @@ func benchInbox(b *testing.B, inbox Inbox) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return w, all
+}
+
+// benchInbox pushes b.N distinct safe-mode pushes through an EventHandler
+// into inbox (4 concurrent senders) while a worker (Concurrency 4) delivers
+// them, and reports pushes per second from the first push to the last
+// callback.
+func benchInbox(b *testing.B, inbox Inbox) {
+	h, err := NewEventHandler(EventConfig{Token: vecToken, EncodingAESKey: vecKey, AppID: vecAppID, Inbox: inbox})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, all := benchWorker(b, inbox)
 	pc := PushConfig{Token: vecToken, EncodingAESKey: vecKey, AppID: vecAppID, Timestamp: time.Now()}
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {
@@ -444,7 +440,7 @@ func benchInbox(b *testing.B, inbox Inbox) {
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for i := next.Add(1) - 1; i < n; i = next.Add(1) - 1 {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
 				if rec := serve(h, reqs[i]); rec.Code != http.StatusOK {
 					b.Errorf("push %d: %d %s", i, rec.Code, rec.Body.String())
 					return

@@ -572,16 +572,7 @@ func BenchmarkRedisInbox(b *testing.B) {
 	h, err := wxinvoice.NewEventHandler(wxinvoice.EventConfig{Token: dedupePushToken, Deduper: store, Inbox: in})
 	require.NoError(b, err)
 	n := int64(b.N)
-	var delivered atomic.Int64
-	all := make(chan struct{})
-	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
-		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
-			if delivered.Add(1) == n {
-				close(all)
-			}
-			return nil
-		}, Concurrency: 8, PollInterval: 50 * time.Millisecond})
-	require.NoError(b, err)
+	w, all := benchWorker(b, in)
 	reqs := make([]*http.Request, b.N)
 	for i := range reqs {
 		reqs[i] = statusPush(b, fmt.Sprintf("%09d", i), 0)
@@ -610,14 +601,7 @@ func BenchmarkRedisInbox(b *testing.B) {
 	<-all
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "pushes/s")
-	after := commandCalls(b, rdb)
-	var total int64
-	for name, n := range after {
-		total += n - before[name]
-	}
-	total-- // the INFO that took the first snapshot
-	b.ReportMetric(float64(total)/float64(b.N), "cmds/push")
-	b.ReportMetric(float64(after["xautoclaim"]-before["xautoclaim"])/float64(b.N), "xautoclaim/push")
+	reportCommands(b, rdb, before, "push")
 }
 
 // BenchmarkRedisInboxDrain reports entries per second one InboxWorker
@@ -633,17 +617,7 @@ func BenchmarkRedisInboxDrain(b *testing.B) {
 	for i := range b.N {
 		require.NoError(b, in.Append(ctx, statusEnvelope(strconv.Itoa(i))))
 	}
-	n := int64(b.N)
-	var delivered atomic.Int64
-	all := make(chan struct{})
-	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
-		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
-			if delivered.Add(1) == n {
-				close(all)
-			}
-			return nil
-		}, Concurrency: 8, PollInterval: 50 * time.Millisecond})
-	require.NoError(b, err)
+	w, all := benchWorker(b, in)
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	b.ResetTimer()
@@ -654,14 +628,37 @@ func BenchmarkRedisInboxDrain(b *testing.B) {
 	<-all
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
+	reportCommands(b, rdb, before, "entry")
+}
+
+// benchWorker returns a worker (Concurrency 8) on in and a channel closed
+// once it delivered b.N update_invoice_status events.
+func benchWorker(b *testing.B, in wxinvoice.Inbox) (*wxinvoice.InboxWorker, <-chan struct{}) {
+	var delivered atomic.Int64
+	all := make(chan struct{})
+	n := int64(b.N)
+	w, err := wxinvoice.NewInboxWorker(in, wxinvoice.WorkerConfig{
+		OnInvoiceStatus: func(context.Context, *wxinvoice.InvoiceStatusEvent) error {
+			if delivered.Add(1) == n {
+				close(all)
+			}
+			return nil
+		}, Concurrency: 8, PollInterval: 50 * time.Millisecond})
+	require.NoError(b, err)
+	return w, all
+}
+
+// reportCommands reports the Redis commands, and the XAUTOCLAIMs, run per
+// b.N units since before (commandCalls).
+func reportCommands(b *testing.B, rdb redis.UniversalClient, before map[string]int64, unit string) {
 	after := commandCalls(b, rdb)
 	var total int64
 	for name, c := range after {
 		total += c - before[name]
 	}
 	total-- // the INFO that took the first snapshot
-	b.ReportMetric(float64(total)/float64(b.N), "cmds/entry")
-	b.ReportMetric(float64(after["xautoclaim"]-before["xautoclaim"])/float64(b.N), "xautoclaim/entry")
+	b.ReportMetric(float64(total)/float64(b.N), "cmds/"+unit)
+	b.ReportMetric(float64(after["xautoclaim"]-before["xautoclaim"])/float64(b.N), "xautoclaim/"+unit)
 }
 
 // commandCalls returns the number of calls of each command Redis has run
